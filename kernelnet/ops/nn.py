@@ -1,0 +1,180 @@
+"""Elementwise activations with their derivatives, stable softmax, and dropout masks.
+
+Each activation `f(z) -> y` has `f_grad(grad, z, y) -> dz`: the gradient wrt the input `z`,
+given the upstream gradient `grad` (dL/dy) and the cached forward input `z` and output `y`.
+All functions keep the dtype of their input and never write into their arguments.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernelnet._typing import Array
+
+_SQRT_2 = np.sqrt(2.0)
+_SQRT_2PI = np.sqrt(2.0 * np.pi)
+_SELU_ALPHA = 1.6732632423543772
+_SELU_SCALE = 1.0507009873554805
+
+
+def linear(z: Array) -> Array:
+    return z
+
+
+def linear_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad
+
+
+def relu(z: Array) -> Array:
+    return np.maximum(z, 0)
+
+
+def relu_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * (y > 0)
+
+
+def relu6(z: Array) -> Array:
+    return np.clip(z, 0, 6)
+
+
+def relu6_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * ((z > 0) & (z < 6))
+
+
+def leaky_relu(z: Array, negative_slope: float = 0.2) -> Array:
+    # NOTE: Keras' `leaky_relu` activation defaults to negative_slope=0.2 (the layer LeakyReLU uses 0.3).
+    return np.where(z > 0, z, z * z.dtype.type(negative_slope))
+
+
+def leaky_relu_grad(grad: Array, z: Array, y: Array, negative_slope: float = 0.2) -> Array:
+    return grad * np.where(z > 0, 1, negative_slope).astype(grad.dtype)
+
+
+def elu(z: Array, alpha: float = 1.0) -> Array:
+    return np.where(z > 0, z, alpha * np.expm1(np.minimum(z, 0)))
+
+
+def elu_grad(grad: Array, z: Array, y: Array, alpha: float = 1.0) -> Array:
+    return grad * np.where(z > 0, 1, y + alpha).astype(grad.dtype)
+
+
+def selu(z: Array) -> Array:
+    return _SELU_SCALE * elu(z, _SELU_ALPHA)
+
+
+def selu_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * np.where(z > 0, _SELU_SCALE, y + _SELU_SCALE * _SELU_ALPHA).astype(grad.dtype)
+
+
+def sigmoid(z: Array) -> Array:
+    # 0.5 * (1 + tanh(z / 2)) equals 1 / (1 + exp(-z)) and never overflows.
+    return (np.tanh(z * z.dtype.type(0.5)) + 1) * z.dtype.type(0.5)
+
+
+def sigmoid_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * y * (1 - y)
+
+
+def hard_sigmoid(z: Array) -> Array:
+    # Keras 3: relu6(x + 3) / 6
+    return np.clip(z / 6 + 0.5, 0, 1).astype(z.dtype, copy=False)
+
+
+def hard_sigmoid_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * (((z > -3) & (z < 3)) / 6).astype(grad.dtype)
+
+
+def tanh(z: Array) -> Array:
+    return np.tanh(z)
+
+
+def tanh_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * (1 - y * y)
+
+
+def softplus(z: Array) -> Array:
+    return np.logaddexp(z, 0).astype(z.dtype, copy=False)
+
+
+def softplus_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * sigmoid(z)
+
+
+def softsign(z: Array) -> Array:
+    return z / (1 + np.abs(z))
+
+
+def softsign_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad / (1 + np.abs(z)) ** 2
+
+
+def silu(z: Array) -> Array:
+    return z * sigmoid(z)
+
+
+def silu_grad(grad: Array, z: Array, y: Array) -> Array:
+    s = sigmoid(z)
+    return grad * (s * (1 + z * (1 - s)))
+
+
+def exponential(z: Array) -> Array:
+    return np.exp(z)
+
+
+def exponential_grad(grad: Array, z: Array, y: Array) -> Array:
+    return grad * y
+
+
+def _erf(x: Array) -> Array:
+    # Abramowitz & Stegun 7.1.26: |error| < 1.5e-7, i.e. exact at float32 precision. Its exact
+    # derivative is used in `gelu_grad`, so finite differences agree to float64 precision.
+    t = 1 / (1 + 0.3275911 * np.abs(x))
+    poly = t * (0.254829592 + t * (-0.284496736 + t * (1.421413741 + t * (-1.453152027
+                                                                        + t * 1.061405429))))
+    return np.sign(x) * (1 - poly * np.exp(-x * x))
+
+
+def _erf_grad(x: Array) -> Array:
+    a = np.abs(x)
+    t = 1 / (1 + 0.3275911 * a)
+    c = (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429)
+    poly = t * (c[0] + t * (c[1] + t * (c[2] + t * (c[3] + t * c[4]))))
+    dpoly_dt = c[0] + t * (2 * c[1] + t * (3 * c[2] + t * (4 * c[3] + t * 5 * c[4])))
+    dt_da = -0.3275911 * t * t
+    e = np.exp(-x * x)
+    return -(dpoly_dt * dt_da * e - poly * 2 * a * e)
+
+
+def gelu(z: Array) -> Array:
+    """Exact (erf) GELU, Keras' default `approximate=False`: z * Phi(z)."""
+    return (z * 0.5 * (1 + _erf(z / _SQRT_2))).astype(z.dtype, copy=False)
+
+
+def gelu_grad(grad: Array, z: Array, y: Array) -> Array:
+    u = z / _SQRT_2
+    cdf = 0.5 * (1 + _erf(u))
+    return (grad * (cdf + z * 0.5 * _erf_grad(u) / _SQRT_2)).astype(grad.dtype, copy=False)
+
+
+def softmax(z: Array, axis: int = -1) -> Array:
+    """Numerically stable softmax: exp(z - max) / sum(exp(z - max))."""
+    e = np.exp(z - z.max(axis=axis, keepdims=True))
+    e /= e.sum(axis=axis, keepdims=True)
+    return e
+
+
+def softmax_grad(grad: Array, z: Array, y: Array, axis: int = -1) -> Array:
+    # Jacobian-vector product of softmax: y * (g - <g, y>)
+    return y * (grad - np.sum(grad * y, axis=axis, keepdims=True))
+
+
+def log_softmax(z: Array, axis: int = -1) -> Array:
+    """log(softmax(z)) via the log-sum-exp trick."""
+    shifted = z - z.max(axis=axis, keepdims=True)
+    return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+
+
+def dropout_mask(shape: tuple, rate: float, rng: np.random.Generator, dtype) -> Array:
+    """Inverted-dropout mask: 0 with probability `rate`, else 1 / (1 - rate)."""
+    keep = rng.random(shape, dtype=np.float32) >= rate
+    return keep.astype(dtype) * np.asarray(1.0 / (1.0 - rate), dtype=dtype)

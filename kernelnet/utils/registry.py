@@ -1,0 +1,42 @@
+"""Name -> object lookup with Keras-style "did you mean" errors."""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+
+def get_from_registry(identifier: Any, registry: dict, kind: str, instance_types: tuple = ()):
+    """Resolves `identifier` (string, config dict, instance or callable) through `registry`.
+
+    Strings are matched case-insensitively. Returns the registry value (class or function) for
+    names, the identifier itself for instances/callables. Raises ValueError listing valid names.
+    """
+    if instance_types and isinstance(identifier, instance_types):
+        return identifier
+    if isinstance(identifier, dict):
+        name = identifier.get("class_name")
+        if name is None:
+            raise ValueError(
+                f"Could not interpret {kind} config: expected a dict with a 'class_name' key. "
+                f"Received: {identifier!r}."
+            )
+        cls = get_from_registry(name, registry, kind)
+        config = identifier.get("config", {}) or {}
+        return cls(**config) if isinstance(cls, type) else cls
+    if isinstance(identifier, str):
+        key = identifier.lower()
+        lowered = {k.lower(): v for k, v in registry.items()}
+        if key in lowered:
+            return lowered[key]
+        names = sorted({k for k in registry if not k.startswith("_")})
+        close = difflib.get_close_matches(key, [n.lower() for n in names], n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        listed = ", ".join(repr(n) for n in names)
+        raise ValueError(f"Unknown {kind} {identifier!r}. Expected one of {listed}.{hint}")
+    if callable(identifier):
+        return identifier
+    raise TypeError(
+        f"Could not interpret {kind} identifier: expected a string, a dict or a callable. "
+        f"Received: {identifier!r} of type {type(identifier).__name__}."
+    )
