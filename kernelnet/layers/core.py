@@ -1,0 +1,365 @@
+"""Core layers: Dense, Activation, Flatten, Reshape, Permute, Dropout and Lambda.
+
+Shape letters: n = batch, f = input features (last axis), u = units, m = rows after folding
+every leading axis into one (m = n * positions).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from kernelnet import activations, backend, initializers
+from kernelnet._typing import Array, Shape
+from kernelnet.layers.base import Layer
+from kernelnet.ops import nn
+from kernelnet.utils import validation
+
+
+def serialize_initializer(identifier: Any) -> Any:
+    """The JSON-able form of an initializer argument: names stay names, instances become dicts."""
+    if identifier is None or isinstance(identifier, (str, dict)):
+        return identifier
+    if isinstance(identifier, initializers.Initializer):
+        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+    return getattr(identifier, "__name__", repr(identifier))
+
+
+class Dense(Layer):
+    """Densely connected layer: `y = activation(x @ kernel + bias)` on the last axis.
+
+    Inputs with more than two axes are handled as Keras does: the kernel acts on the last axis
+    at every position (one matmul over the input folded to 2-D).
+
+    Args:
+        units: int > 0, size of the output's last axis.
+        activation: name (e.g. `"relu"`), callable, or None for linear output.
+        use_bias: whether to add a learned bias.
+        kernel_initializer: name or initializer. Defaults to `"glorot_uniform"`.
+        bias_initializer: name or initializer. Defaults to `"zeros"`.
+
+    Input shape:
+        `(batch, ..., features)`.
+    Output shape:
+        `(batch, ..., units)`.
+
+    Example:
+        >>> Dense(4)(np.zeros((2, 3))).shape
+        (2, 4)
+    """
+
+    def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+                 bias_initializer="zeros", **kwargs):
+        super().__init__(**kwargs)
+        self.units = validation.check_positive_int(units, "units", self)
+        self.activation = activations.serialize(activation)
+        self._act = activations.get(activation)
+        self.use_bias = bool(use_bias)
+        self.kernel_initializer = kernel_initializer
+        self.bias_initializer = bias_initializer
+
+    def build(self, input_shape: Shape) -> None:
+        if len(input_shape) < 2 or input_shape[-1] is None:
+            raise ValueError(
+                f"{validation.describe(self)} expects input of shape (batch, ..., features) with a "
+                f"known last axis. Received input with shape {tuple(input_shape)}."
+            )
+        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
+                                      self.kernel_initializer)
+        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer)
+                     if self.use_bias else None)
+        self.built = True
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        f = self.kernel.shape[0]
+        if x.ndim < 2 or x.shape[-1] != f:
+            raise ValueError(
+                f"{validation.describe(self)} was built for inputs with {f} features but received "
+                f"shape {tuple(int(d) for d in x.shape)}. A layer's input size is fixed after its "
+                "first call; check the layers before it (Flatten output changed?)."
+            )
+        self._x2 = x.reshape(-1, f)                      # (m, f)
+        z = self._x2 @ self.kernel                       # (m, u)
+        if self.bias is not None:
+            z += self.bias
+        return self._act.forward(z.reshape(*x.shape[:-1], self.units))
+
+    def backward(self, grad: Array) -> Array | None:
+        grad = self._act.backward(grad)
+        g2 = grad.reshape(-1, self.units)                # (m, u)
+        if self.trainable:
+            dkernel = self._x2.T @ g2                    # (f, u)
+            self.gradients = [dkernel, g2.sum(axis=0)] if self.use_bias else [dkernel]
+        else:
+            self.gradients = []
+        if self._skip_input_grad:
+            return None
+        return (g2 @ self.kernel.T).reshape(*grad.shape[:-1], self.kernel.shape[0])
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (*tuple(input_shape)[:-1], self.units)
+
+    def compute_macs(self, input_shape: Shape) -> int:
+        positions = math.prod(d for d in input_shape[1:-1] if d is not None)
+        return int(positions * input_shape[-1] * self.units)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "units": self.units, "activation": self.activation,
+                "use_bias": self.use_bias,
+                "kernel_initializer": serialize_initializer(self.kernel_initializer),
+                "bias_initializer": serialize_initializer(self.bias_initializer)}
+
+
+class Activation(Layer):
+    """Applies an activation function elementwise (softmax: over the last axis).
+
+    Args:
+        activation: name (e.g. `"relu"`), callable, or None (identity).
+
+    Example:
+        >>> Activation("relu")(np.array([[-1.0, 2.0]])).tolist()
+        [[0.0, 2.0]]
+    """
+
+    def __init__(self, activation, **kwargs):
+        super().__init__(**kwargs)
+        self.activation = activations.serialize(activation)
+        self._act = activations.get(activation)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        return self._act.forward(x)
+
+    def backward(self, grad: Array) -> Array:
+        dx = self._act.backward(grad)
+        return dx.copy() if dx is grad else dx           # linear: never hand back `grad` itself
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "activation": self.activation}
+
+
+class Flatten(Layer):
+    """Flattens every axis but the batch axis: `(n, d1, d2, ...) -> (n, d1 * d2 * ...)`.
+
+    Example:
+        >>> Flatten()(np.zeros((2, 3, 4, 5))).shape
+        (2, 60)
+    """
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._input_shape = x.shape
+        return x.reshape(x.shape[0], -1)
+
+    def backward(self, grad: Array) -> Array:
+        return grad.reshape(self._input_shape).copy()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        rest = input_shape[1:]
+        return (input_shape[0], None if None in rest else math.prod(rest))
+
+
+class Reshape(Layer):
+    """Reshapes each sample to `target_shape` (the batch axis is kept).
+
+    Args:
+        target_shape: tuple of ints, without the batch axis; one entry may be -1 (inferred).
+
+    Example:
+        >>> Reshape((-1, 2))(np.zeros((3, 8))).shape
+        (3, 4, 2)
+    """
+
+    def __init__(self, target_shape, **kwargs):
+        super().__init__(**kwargs)
+        target = tuple(target_shape) if isinstance(target_shape, (list, tuple)) else None
+        if (target is None or not target
+                or not all(isinstance(d, (int, np.integer)) and (d > 0 or d == -1) for d in target)
+                or sum(d == -1 for d in target) > 1):
+            raise ValueError(
+                "The `target_shape` argument of Reshape must be a tuple of positive ints with at "
+                f"most one -1. Received: target_shape={target_shape!r}."
+            )
+        self.target_shape = tuple(int(d) for d in target)
+
+    def _resolve(self, input_shape: Shape) -> tuple:
+        """`target_shape` with -1 filled in; raises if the sizes cannot match."""
+        rest = input_shape[1:]
+        if None in rest:
+            return tuple(None if d == -1 else d for d in self.target_shape)
+        size = math.prod(rest)
+        known = math.prod(d for d in self.target_shape if d != -1)
+        if (-1 in self.target_shape and size % known) or (
+                -1 not in self.target_shape and size != known):
+            raise ValueError(
+                f"{validation.describe(self)} cannot reshape input of shape "
+                f"{tuple(input_shape)} ({size} values per sample) to "
+                f"target_shape={self.target_shape}. The product of `target_shape` must equal "
+                f"{size}."
+            )
+        return tuple(size // known if d == -1 else d for d in self.target_shape)
+
+    def build(self, input_shape: Shape) -> None:
+        self._resolve(input_shape)
+        self.built = True
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._input_shape = x.shape
+        return x.reshape(x.shape[0], *self._resolve(x.shape))
+
+    def backward(self, grad: Array) -> Array:
+        return grad.reshape(self._input_shape).copy()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], *self._resolve(input_shape))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "target_shape": list(self.target_shape)}
+
+
+class Permute(Layer):
+    """Permutes the non-batch axes; `dims` is 1-indexed as in Keras (`(2, 1)` swaps them).
+
+    Example:
+        >>> Permute((2, 1))(np.zeros((2, 3, 4))).shape
+        (2, 4, 3)
+    """
+
+    def __init__(self, dims, **kwargs):
+        super().__init__(**kwargs)
+        dims = tuple(dims) if isinstance(dims, (list, tuple)) else None
+        if dims is None or sorted(dims) != list(range(1, len(dims) + 1)):
+            raise ValueError(
+                "The `dims` argument of Permute must be a permutation of 1..k (the batch axis is "
+                f"not included). Received: dims={dims!r}."
+            )
+        self.dims = tuple(int(d) for d in dims)
+
+    def build(self, input_shape: Shape) -> None:
+        validation.check_ndim(self, input_shape, len(self.dims) + 1,
+                              f"(batch, {len(self.dims)} axes) to match dims={self.dims}")
+        self.built = True
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        return np.transpose(x, (0, *self.dims))
+
+    def backward(self, grad: Array) -> Array:
+        inverse = np.argsort((0, *self.dims))
+        return np.transpose(grad, inverse).copy()
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        return (input_shape[0], *(input_shape[d] for d in self.dims))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "dims": list(self.dims)}
+
+
+class Dropout(Layer):
+    """Inverted dropout: in training, zeroes inputs with probability `rate` and scales the rest.
+
+    At inference (`training=False`) the layer is the identity, so no rescaling is needed.
+
+    Args:
+        rate: float in [0, 1), fraction of the inputs to drop.
+        noise_shape: shape of the mask, broadcast against the input (None entries take the
+            input's size), e.g. `(None, 1, 1, None)` drops whole feature maps.
+        seed: int for a layer-owned generator; None uses `kernelnet.backend.rng()`.
+
+    Example:
+        >>> Dropout(0.5)(np.ones((2, 3))).tolist()
+        [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
+    """
+
+    def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        self.rate = validation.check_rate(rate, "rate", self)
+        self.noise_shape = None if noise_shape is None else tuple(noise_shape)
+        self.seed = seed
+        self._rng = None if seed is None else np.random.default_rng(seed)
+        self._mask = None
+
+    def _generator(self) -> np.random.Generator:
+        # Asked at every call: utils.set_random_seed() replaces the library generator.
+        return self._rng if self._rng is not None else backend.rng()
+
+    def _mask_shape(self, shape: tuple) -> tuple:
+        if self.noise_shape is None:
+            return shape
+        if len(self.noise_shape) != len(shape):
+            raise ValueError(
+                f"{validation.describe(self)} has noise_shape={self.noise_shape}, which does not "
+                f"match the rank of its input of shape {shape}."
+            )
+        return tuple(s if d is None else int(d) for d, s in zip(self.noise_shape, shape))
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        if not training or self.rate == 0:
+            self._mask = None
+            return x
+        self._mask = nn.dropout_mask(self._mask_shape(x.shape), self.rate, self._generator(),
+                                     x.dtype)
+        return x * self._mask
+
+    def backward(self, grad: Array) -> Array:
+        return grad.copy() if self._mask is None else grad * self._mask
+
+    def get_config(self) -> dict:
+        noise = None if self.noise_shape is None else list(self.noise_shape)
+        return {**super().get_config(), "rate": self.rate, "noise_shape": noise,
+                "seed": self.seed}
+
+
+class Lambda(Layer):
+    """Wraps a function `f(x, **arguments)` as a forward-only layer (no backward, no weights).
+
+    Args:
+        function: callable on the input array.
+        output_shape: output shape without the batch axis; inferred by calling `function` on
+            zeros when None.
+        arguments: extra keyword arguments for `function`.
+
+    Example:
+        >>> Lambda(lambda x: 2 * x)(np.ones((1, 2))).tolist()
+        [[2.0, 2.0]]
+    """
+
+    def __init__(self, function: Callable, output_shape=None, arguments=None, **kwargs):
+        super().__init__(**kwargs)
+        if not callable(function):
+            raise TypeError(
+                f"The `function` argument of Lambda must be callable. Received: function="
+                f"{function!r}."
+            )
+        self.function = function
+        self.output_shape = None if output_shape is None else tuple(output_shape)
+        self.arguments = dict(arguments or {})
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        return self.function(x, **self.arguments)
+
+    def backward(self, grad: Array) -> Array:
+        raise NotImplementedError(
+            f"{validation.describe(self)} wraps an arbitrary function and has no backward pass, "
+            "so a model containing it can predict but not train. Replace it with built-in layers "
+            "(or a Layer subclass with backward()) to train."
+        )
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        if self.output_shape is not None:
+            return (input_shape[0], *self.output_shape)
+        probe = np.zeros(tuple(1 if d is None else d for d in input_shape), dtype=self.dtype)
+        return (input_shape[0], *np.shape(self.forward(probe))[1:])
+
+    def get_config(self) -> dict:
+        shape = None if self.output_shape is None else list(self.output_shape)
+        return {**super().get_config(), "function": getattr(self.function, "__name__", "lambda"),
+                "output_shape": shape, "arguments": self.arguments}
+
+    @classmethod
+    def from_config(cls, config: dict) -> Lambda:
+        raise ValueError(
+            f"Cannot rebuild Lambda layer {config.get('name')!r} from its config: the wrapped "
+            f"function {config.get('function')!r} is Python code, which kernelnet does not "
+            "serialize. Rebuild the model in code and load its weights with load_weights()."
+        )

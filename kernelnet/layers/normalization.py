@@ -1,0 +1,290 @@
+"""Normalization layers: BatchNormalization, LayerNormalization, LocalResponseNormalization.
+
+Shape letters: m = number of values per channel (n*h*w for NHWC input), c = channels.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from kernelnet._typing import Array, Shape
+from kernelnet.layers.base import Layer
+from kernelnet.layers.core import serialize_initializer
+from kernelnet.utils import validation
+
+
+def _normalize_axis(axis: int, ndim: int, who: Layer, shape: Shape) -> int:
+    if not -ndim <= axis < ndim:
+        raise ValueError(
+            f"{validation.describe(who)} got axis={axis}, which is out of range for input of "
+            f"shape {tuple(shape)}."
+        )
+    return axis % ndim
+
+
+class BatchNormalization(Layer):
+    """Normalizes each channel with batch statistics (training) or moving averages (inference).
+
+    `y = gamma * (x - mean) / sqrt(var + epsilon) + beta`. In training (`training=True` and
+    `trainable=True`) mean and var are the biased statistics of the batch over every axis but
+    `axis`, and the moving averages are updated in place:
+    `moving = moving * momentum + batch * (1 - momentum)`. Otherwise the moving averages are used.
+
+    NOTE: a layer with `trainable=False` always runs in inference mode, as Keras >= 2.1.3 does, so
+    that a frozen backbone is fine-tuned with fixed statistics.
+
+    Args:
+        axis: int, the channel axis. Defaults to -1 (channels-last).
+        momentum: float, momentum of the moving averages. Defaults to 0.99.
+        epsilon: float added to the variance. Defaults to 1e-3.
+        center: whether to learn an offset `beta`.
+        scale: whether to learn a scale `gamma`.
+        beta_initializer, gamma_initializer, moving_mean_initializer,
+        moving_variance_initializer: names or initializers.
+
+    Input shape:
+        any, with a known size on `axis`. Output shape: same as input.
+
+    Example:
+        >>> bn = BatchNormalization()
+        >>> y = bn(np.array([[0.0], [2.0]]), training=True)
+        >>> np.round(y.ravel().astype(float), 4).tolist()
+        [-0.9995, 0.9995]
+    """
+
+    def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones",
+                 moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = axis[0]                                   # Keras 2 configs store [3]
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(
+                "The `axis` argument of BatchNormalization must be an int. "
+                f"Received: axis={axis!r}."
+            )
+        self.axis = int(axis)
+        self.momentum = float(momentum)
+        self.epsilon = float(epsilon)
+        if self.epsilon <= 0:
+            raise ValueError(
+                "Invalid value for argument `epsilon` of BatchNormalization: expected a positive "
+                f"float. Received: epsilon={epsilon!r}."
+            )
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = beta_initializer
+        self.gamma_initializer = gamma_initializer
+        self.moving_mean_initializer = moving_mean_initializer
+        self.moving_variance_initializer = moving_variance_initializer
+
+    def build(self, input_shape: Shape) -> None:
+        self._axis = _normalize_axis(self.axis, len(input_shape), self, input_shape)
+        c = input_shape[self._axis]
+        if c is None:
+            raise ValueError(
+                f"{validation.describe(self)} needs a known size on axis {self.axis}. Received "
+                f"input with shape {tuple(input_shape)}."
+            )
+        self.gamma = self.add_weight("gamma", (c,), self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", (c,), self.beta_initializer) if self.center else None
+        self.moving_mean = self.add_weight("moving_mean", (c,), self.moving_mean_initializer,
+                                           trainable=False)
+        self.moving_variance = self.add_weight("moving_variance", (c,),
+                                               self.moving_variance_initializer, trainable=False)
+        self.built = True
+
+    def _to_2d(self, x: Array) -> Array:
+        # (..., c, ...) -> (m, c); a free view for channels-last input
+        return np.moveaxis(x, self._axis, -1).reshape(-1, x.shape[self._axis])
+
+    def _from_2d(self, y2: Array, shape: tuple) -> Array:
+        moved = (*shape[:self._axis], *shape[self._axis + 1:], shape[self._axis])
+        return np.moveaxis(y2.reshape(moved), -1, self._axis)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        x2 = self._to_2d(x)                                      # (m, c)
+        self._batch_stats = bool(training) and self.trainable
+        if self._batch_stats:
+            mean = x2.mean(axis=0)
+            xc = x2 - mean
+            var = np.mean(xc * xc, axis=0)                       # biased, as Keras 3
+            self._update_moving(mean, var)
+        else:
+            xc = x2 - self.moving_mean
+            var = self.moving_variance
+        self._inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype, copy=False)  # (c,)
+        self._xhat = xc * self._inv_std                          # (m, c)
+        y2 = self._xhat if self.gamma is None else self._xhat * self.gamma
+        if self.beta is not None:
+            y2 = y2 + self.beta
+        return self._from_2d(y2, x.shape)
+
+    def _update_moving(self, mean: Array, var: Array) -> None:
+        # in place, so optimizers/models holding these arrays see the update
+        self.moving_mean *= self.momentum
+        self.moving_mean += (1.0 - self.momentum) * mean
+        self.moving_variance *= self.momentum
+        self.moving_variance += (1.0 - self.momentum) * var
+
+    def backward(self, grad: Array) -> Array:
+        g2 = self._to_2d(grad)                                   # (m, c)
+        if self.trainable:
+            self.gradients = []
+            if self.gamma is not None:
+                self.gradients.append(np.sum(g2 * self._xhat, axis=0))
+            if self.beta is not None:
+                self.gradients.append(g2.sum(axis=0))
+        else:
+            self.gradients = []
+        dxhat = g2 if self.gamma is None else g2 * self.gamma
+        if self._batch_stats:
+            # Full batch-statistics gradient (mean and var depend on every x):
+            # dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))
+            dx2 = self._inv_std * (dxhat - dxhat.mean(axis=0)
+                                   - self._xhat * np.mean(dxhat * self._xhat, axis=0))
+        else:
+            dx2 = dxhat * self._inv_std
+        return self._from_2d(dx2, grad.shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": serialize_initializer(self.beta_initializer),
+                "gamma_initializer": serialize_initializer(self.gamma_initializer),
+                "moving_mean_initializer": serialize_initializer(self.moving_mean_initializer),
+                "moving_variance_initializer":
+                    serialize_initializer(self.moving_variance_initializer)}
+
+
+class LayerNormalization(Layer):
+    """Normalizes each sample over `axis` (default: the last axis), with learned scale and offset.
+
+    `y = gamma * (x - mean) / sqrt(var + epsilon) + beta`, statistics per sample over `axis`;
+    gamma and beta have the input's size on `axis`. Same in training and inference.
+
+    Args:
+        axis: int or list of ints (not the batch axis). Defaults to -1.
+        epsilon: float added to the variance. Defaults to 1e-3.
+        center, scale: whether to learn `beta` / `gamma`.
+        beta_initializer, gamma_initializer: names or initializers.
+
+    Example:
+        >>> y = LayerNormalization()(np.array([[1.0, 3.0]]))
+        >>> np.round(y.astype(float), 4).tolist()
+        [[-0.9995, 0.9995]]
+    """
+
+    def __init__(self, axis=-1, epsilon=0.001, center=True, scale=True, beta_initializer="zeros",
+                 gamma_initializer="ones", **kwargs):
+        super().__init__(**kwargs)
+        axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+        if not axes or any(isinstance(a, bool) or not isinstance(a, (int, np.integer))
+                           for a in axes):
+            raise ValueError(
+                "The `axis` argument of LayerNormalization must be an int or a list of ints. "
+                f"Received: axis={axis!r}."
+            )
+        self.axis = int(axes[0]) if not isinstance(axis, (list, tuple)) else [int(a) for a in axes]
+        self.epsilon = float(epsilon)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = beta_initializer
+        self.gamma_initializer = gamma_initializer
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        axes = self.axis if isinstance(self.axis, list) else [self.axis]
+        self._axes = tuple(sorted(_normalize_axis(a, ndim, self, input_shape) for a in axes))
+        if 0 in self._axes or any(input_shape[a] is None for a in self._axes):
+            raise ValueError(
+                f"{validation.describe(self)} normalizes over axis={self.axis}, which must be "
+                f"known non-batch axes. Received input with shape {tuple(input_shape)}."
+            )
+        # Keras-shaped parameters (sizes on `axes`), used reshaped to broadcast against x
+        self._bshape = tuple(input_shape[a] if a in self._axes else 1 for a in range(ndim))
+        shape = tuple(input_shape[a] for a in self._axes)
+        self.gamma = self.add_weight("gamma", shape, self.gamma_initializer) if self.scale else None
+        self.beta = self.add_weight("beta", shape, self.beta_initializer) if self.center else None
+        self.built = True
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        mean = x.mean(axis=self._axes, keepdims=True)
+        xc = x - mean
+        var = np.mean(xc * xc, axis=self._axes, keepdims=True)
+        self._inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype, copy=False)
+        self._xhat = xc * self._inv_std
+        y = self._xhat if self.gamma is None else self._xhat * self.gamma.reshape(self._bshape)
+        return y if self.beta is None else y + self.beta.reshape(self._bshape)
+
+    def backward(self, grad: Array) -> Array:
+        outer = tuple(a for a in range(grad.ndim) if a not in self._axes)   # batch & shared axes
+        self.gradients = []
+        if self.trainable and self.gamma is not None:
+            dgamma = np.sum(grad * self._xhat, axis=outer, keepdims=True)
+            self.gradients.append(dgamma.reshape(self.gamma.shape))
+        if self.trainable and self.beta is not None:
+            self.gradients.append(grad.sum(axis=outer, keepdims=True).reshape(self.beta.shape))
+        dxhat = grad if self.gamma is None else grad * self.gamma.reshape(self._bshape)
+        return self._inv_std * (dxhat - dxhat.mean(axis=self._axes, keepdims=True)
+                                - self._xhat * np.mean(dxhat * self._xhat, axis=self._axes,
+                                                       keepdims=True))
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
+                "center": self.center, "scale": self.scale,
+                "beta_initializer": serialize_initializer(self.beta_initializer),
+                "gamma_initializer": serialize_initializer(self.gamma_initializer)}
+
+
+def _channel_window_sum(a: Array, radius: int) -> Array:
+    """Sum of `a` over channels `[c - radius, c + radius]` (clipped at the edges), last axis."""
+    c = a.shape[-1]
+    padded = np.pad(a, [(0, 0)] * (a.ndim - 1) + [(radius, radius)])
+    out = np.zeros_like(a)
+    for k in range(2 * radius + 1):
+        out += padded[..., k:k + c]
+    return out
+
+
+class LocalResponseNormalization(Layer):
+    """AlexNet local response normalization across channels (channels-last).
+
+    As `tf.nn.local_response_normalization`:
+    `y = x / (bias + alpha * sum(x[..., c-r:c+r+1] ** 2)) ** beta` with r = `depth_radius`.
+    NOTE: alpha is not divided by the window size (TF semantics; AlexNet's 1e-4 is TF's alpha).
+
+    Args:
+        depth_radius: int >= 0, half-width of the channel window. Defaults to 5.
+        bias: float, the additive constant k. Defaults to 1.
+        alpha: float, scale of the squared sum. Defaults to 1.
+        beta: float, the exponent. Defaults to 0.5.
+
+    Example:
+        >>> LocalResponseNormalization(depth_radius=0, bias=0.0)(np.array([[-2.0, 3.0]])).tolist()
+        [[-1.0, 1.0]]
+    """
+
+    def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(depth_radius, bool) or not isinstance(depth_radius, (int, np.integer)) \
+                or depth_radius < 0:
+            raise ValueError(
+                "Invalid value for argument `depth_radius` of LocalResponseNormalization: "
+                f"expected an int >= 0. Received: depth_radius={depth_radius!r}."
+            )
+        self.depth_radius = int(depth_radius)
+        self.bias, self.alpha, self.beta = float(bias), float(alpha), float(beta)
+
+    def forward(self, x: Array, training: bool = False) -> Array:
+        self._x = x
+        self._d = self.bias + self.alpha * _channel_window_sum(x * x, self.depth_radius)
+        self._scale = self._d ** -self.beta                     # d^-beta
+        return x * self._scale
+
+    def backward(self, grad: Array) -> Array:
+        # dx_j = g_j d_j^-b - 2 a b x_j * sum_{i near j} g_i x_i d_i^(-b-1)
+        inner = _channel_window_sum(grad * self._x * self._scale / self._d, self.depth_radius)
+        return grad * self._scale - (2.0 * self.alpha * self.beta) * self._x * inner
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "depth_radius": self.depth_radius, "bias": self.bias,
+                "alpha": self.alpha, "beta": self.beta}

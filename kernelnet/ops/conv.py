@@ -1,0 +1,293 @@
+"""2D convolution (cross-correlation, as `tf.nn.conv2d`) on NHWC arrays via im2col + one matmul.
+
+Shape letters: n batch, h/w input height/width, c (= c_in) input channels, kh/kw kernel size,
+oh/ow output size, c_out filters, s strides, d dilation. Kernels are `(kh, kw, c_in, c_out)`.
+
+The column matrix `cols` has shape `(n*oh*ow, kh*kw*c)` with columns ordered `(kh, kw, c)`, so
+`kernel.reshape(kh*kw*c_in, c_out)` lines up with it and the convolution is `cols @ kernel2d`.
+`col2im` is the exact adjoint of `im2col`, which gives the input gradient.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from kernelnet._typing import Array
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+
+def _pair(value: Any, arg: str) -> tuple[int, int]:
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        return int(value), int(value)
+    pair = tuple(value)
+    if len(pair) != 2:
+        raise ValueError(f"`{arg}` must be an int or a tuple of 2 ints. Received: {arg}={value!r}.")
+    return int(pair[0]), int(pair[1])
+
+
+def _effective(kernel: int, dilation: int) -> int:
+    return (kernel - 1) * dilation + 1
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: Any, dilation: int = 1) -> int:
+    """Output length along one axis (may be <= 0, meaning an empty output).
+
+    `padding` is "valid", "same" (TF: `ceil(size / stride)`), an int (both sides) or a
+    `(before, after)` pair.
+
+    Example:
+        >>> conv_output_size(28, 3, 1, "valid"), conv_output_size(28, 3, 2, "same")
+        (26, 14)
+    """
+    if isinstance(padding, str):
+        if padding.lower() == "same":
+            return -(-size // stride)
+        if padding.lower() != "valid":
+            raise ValueError(f'`padding` must be "valid" or "same". Received: padding={padding!r}.')
+        before = after = 0
+    else:
+        before, after = _pair(padding, "padding")
+    return (size + before + after - _effective(kernel, dilation)) // stride + 1
+
+
+def resolve_padding(padding: Any, in_hw: tuple[int, int], kernel_hw: Any, strides: Any = 1,
+                    dilation: Any = 1) -> Pads:
+    """Explicit `((top, bottom), (left, right))` padding for a padding spec.
+
+    "same" follows TF/Keras: total `max((out - 1) * s + eff_k - size, 0)`, the extra pixel at the
+    bottom/right. An int or `(ph, pw)` pads symmetrically; `((t, b), (l, r))` is returned as is.
+
+    Example:
+        >>> resolve_padding("same", (5, 6), (3, 4), 1, 1)
+        ((1, 1), (1, 2))
+    """
+    kernel_hw, strides, dilation = (_pair(v, a) for v, a in
+                                    ((kernel_hw, "kernel"), (strides, "strides"),
+                                     (dilation, "dilation_rate")))
+    if isinstance(padding, str):
+        mode = padding.lower()
+        if mode == "valid":
+            return (0, 0), (0, 0)
+        if mode != "same":
+            raise ValueError(f'`padding` must be "valid" or "same". Received: padding={padding!r}.')
+        pads = []
+        for size, k, s, d in zip(in_hw, kernel_hw, strides, dilation):
+            out = -(-size // s)
+            total = max((out - 1) * s + _effective(k, d) - size, 0)
+            pads.append((total // 2, total - total // 2))
+        return pads[0], pads[1]
+    if isinstance(padding, (int, np.integer)):
+        return (int(padding),) * 2, (int(padding),) * 2
+    ph, pw = padding
+    ph = (int(ph),) * 2 if isinstance(ph, (int, np.integer)) else _pair(ph, "padding")
+    pw = (int(pw),) * 2 if isinstance(pw, (int, np.integer)) else _pair(pw, "padding")
+    return ph, pw
+
+
+def _pad(x: Array, pads: Pads, value: float = 0.0) -> Array:
+    """Pads axes 1 and 2 of NHWC `x` (returns `x` itself when there is nothing to pad)."""
+    (t, b), (l, r) = pads
+    if t == b == l == r == 0:
+        return x
+    n, h, w, c = x.shape
+    out = np.full((n, h + t + b, w + l + r, c), value, dtype=x.dtype)
+    out[:, t:t + h, l:l + w, :] = x
+    return out
+
+
+def _geometry(x_shape: tuple, kh: int, kw: int, strides: Any, padding: Any,
+              dilation_rate: Any) -> tuple:
+    """(pads, strides, dilation, oh, ow); raises ValueError for an empty output."""
+    s, d = _pair(strides, "strides"), _pair(dilation_rate, "dilation_rate")
+    pads = resolve_padding(padding, x_shape[1:3], (kh, kw), s, d)
+    oh = conv_output_size(x_shape[1], kh, s[0], pads[0], d[0])
+    ow = conv_output_size(x_shape[2], kw, s[1], pads[1], d[1])
+    if oh <= 0 or ow <= 0:
+        raise ValueError(
+            f"The convolution would produce an empty output: input spatial size "
+            f"{tuple(x_shape[1:3])} is smaller than the (dilated) kernel "
+            f"{(_effective(kh, d[0]), _effective(kw, d[1]))} with padding={padding!r}."
+        )
+    return pads, s, d, oh, ow
+
+
+def _windows(xp: Array, kh: int, kw: int, s: tuple, d: tuple, oh: int, ow: int) -> Array:
+    """Strided view `(n, oh, ow, kh, kw, c)` of the padded input; no copy."""
+    sn, sh, sw, sc = xp.strides
+    shape = (xp.shape[0], oh, ow, kh, kw, xp.shape[3])
+    strides = (sn, sh * s[0], sw * s[1], sh * d[0], sw * d[1], sc)
+    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
+
+
+def im2col(x: Array, kh: int, kw: int, strides: Any = 1, padding: Any = "valid",
+           dilation_rate: Any = 1) -> Array:
+    """Unfolds NHWC `x` into columns `(n*oh*ow, kh*kw*c)`, column order `(kh, kw, c)`.
+
+    Example:
+        >>> im2col(np.arange(16.0).reshape(1, 4, 4, 1), 2, 2, strides=2)[:2]
+        array([[0., 1., 4., 5.],
+               [2., 3., 6., 7.]])
+    """
+    pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    return _im2col(x, kh, kw, pads, s, d, oh, ow)
+
+
+def _im2col(x: Array, kh: int, kw: int, pads: Pads, s: tuple, d: tuple, oh: int, ow: int) -> Array:
+    n, c = x.shape[0], x.shape[3]
+    xp = _pad(x, pads)
+    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    if c == 1:
+        # NOTE: measured 3-4x faster than the 6D copy when the innermost axis has length 1.
+        for i, j, rows, cols_j in _offsets(kh, kw, s, d, oh, ow):
+            cols[:, :, :, i, j, :] = xp[:, rows, cols_j, :]
+    else:
+        np.copyto(cols, _windows(xp, kh, kw, s, d, oh, ow))  # the one copy
+    return cols.reshape(n * oh * ow, kh * kw * c)
+
+
+def _offsets(kh: int, kw: int, s: tuple, d: tuple, oh: int, ow: int):
+    """Yields (i, j, rows, cols): the strided slices of the padded input seen by offset (i, j)."""
+    for i in range(kh):
+        rows = slice(i * d[0], i * d[0] + s[0] * (oh - 1) + 1, s[0])
+        for j in range(kw):
+            yield i, j, rows, slice(j * d[1], j * d[1] + s[1] * (ow - 1) + 1, s[1])
+
+
+def col2im(cols: Array, x_shape: tuple, kh: int, kw: int, strides: Any = 1,
+           padding: Any = "valid", dilation_rate: Any = 1) -> Array:
+    """Folds columns `(n*oh*ow, kh*kw*c)` back onto `x_shape`, summing overlaps (adjoint of im2col).
+
+    Example:
+        >>> col2im(np.ones((4, 4)), (1, 3, 3, 1), 2, 2)[0, :, :, 0]
+        array([[1., 2., 1.],
+               [2., 4., 2.],
+               [1., 2., 1.]])
+    """
+    pads, s, d, oh, ow = _geometry(tuple(x_shape), kh, kw, strides, padding, dilation_rate)
+    return _col2im(cols, tuple(x_shape), kh, kw, pads, s, d, oh, ow)
+
+
+def _col2im(cols: Array, x_shape: tuple, kh: int, kw: int, pads: Pads, s: tuple, d: tuple,
+            oh: int, ow: int) -> Array:
+    n, h, w, c = x_shape
+    (t, b), (l, r) = pads
+    cols6 = cols.reshape(n, oh, ow, kh, kw, c)
+    dxp = np.zeros((n, h + t + b, w + l + r, c), dtype=cols.dtype)
+    # One vectorized strided add per kernel offset; windows of one offset never overlap.
+    for i, j, rows, cols_j in _offsets(kh, kw, s, d, oh, ow):
+        dxp[:, rows, cols_j, :] += cols6[:, :, :, i, j, :]
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+class Conv2DCache(NamedTuple):
+    x_shape: tuple[int, int, int, int]
+    cols: Array            # (n*oh*ow, kh*kw*c_in)
+    kernel: Array          # (kh, kw, c_in, c_out), the caller's array (not copied)
+    has_bias: bool
+    pads: Pads             # ((top, bottom), (left, right))
+    strides: tuple[int, int]
+    dilation: tuple[int, int]
+    out_hw: tuple[int, int]
+
+
+def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
+                   padding: Any = "valid", dilation_rate: Any = 1) -> tuple[Array, Conv2DCache]:
+    """Cross-correlates NHWC `x` with `kernel` (kh, kw, c_in, c_out); returns `(y, cache)`.
+
+    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`.
+
+    Example:
+        >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)))
+        >>> y.shape, float(y[0, 0, 0, 0])
+        ((1, 2, 2, 5), 18.0)
+    """
+    kh, kw, c_in, c_out = kernel.shape
+    if x.ndim != 4 or x.shape[3] != c_in:
+        raise ValueError(
+            f"conv2d expects NHWC input with {c_in} channels to match kernel shape "
+            f"{tuple(kernel.shape)}. Received input with shape {tuple(x.shape)}."
+        )
+    pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    if kh == kw == 1 and s == (1, 1) and pads == ((0, 0), (0, 0)):
+        cols = x.reshape(-1, c_in)  # 1x1 conv: a plain matmul, no im2col
+    else:
+        cols = _im2col(x, kh, kw, pads, s, d, oh, ow)
+    y = cols @ kernel.reshape(kh * kw * c_in, c_out).astype(x.dtype, copy=False)
+    if bias is not None:
+        y += bias.astype(x.dtype, copy=False)
+    cache = Conv2DCache(tuple(x.shape), cols, kernel, bias is not None, pads, s, d, (oh, ow))
+    return y.reshape(x.shape[0], oh, ow, c_out), cache
+
+
+def conv2d_backward(grad: Array, cache: Conv2DCache, need_dx: bool = True,
+                    need_dkernel: bool = True) -> tuple[Array | None, Array | None, Array | None]:
+    """Given dL/dy `(n, oh, ow, c_out)`, returns `(dx, dkernel, dbias)`.
+
+    Parts not asked for (and dbias without a bias) are None. Gradients have the dtype of `grad`.
+
+    Example:
+        >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)), np.zeros(5))
+        >>> dx, dkernel, dbias = conv2d_backward(np.ones_like(y), cache)
+        >>> dx.shape, dkernel.shape, dbias.tolist()
+        ((1, 4, 4, 2), (3, 3, 2, 5), [4.0, 4.0, 4.0, 4.0, 4.0])
+    """
+    kh, kw, c_in, c_out = cache.kernel.shape
+    grad2d = grad.reshape(-1, c_out)  # (n*oh*ow, c_out)
+    dkernel = dbias = dx = None
+    if need_dkernel:
+        dkernel = (cache.cols.T @ grad2d).reshape(cache.kernel.shape)
+        if cache.has_bias:
+            dbias = grad2d.sum(axis=0)
+    if need_dx:
+        dx = _input_grad(grad, grad2d, cache)
+    return dx, dkernel, dbias
+
+
+def _input_grad(grad: Array, grad2d: Array, cache: Conv2DCache) -> Array:
+    """dL/dx, by whichever of three equivalent methods measured fastest for this shape."""
+    kernel = cache.kernel.astype(grad.dtype, copy=False)
+    kh, kw, c_in, c_out = kernel.shape
+    (t, b), (l, r) = cache.pads
+    eff_h, eff_w = _effective(kh, cache.dilation[0]), _effective(kw, cache.dilation[1])
+    if kh == kw == 1 and cache.strides == (1, 1) and t == b == l == r == 0:
+        return (grad2d @ kernel.reshape(c_in, c_out).T).reshape(cache.x_shape)
+    if cache.strides == (1, 1) and c_out <= c_in and max(t, b) < eff_h and max(l, r) < eff_w:
+        # NOTE: for stride 1, dx is the 'full' correlation of grad with the spatially flipped,
+        # in/out-swapped kernel: one im2col of grad (kh*kw*c_out columns) + one matmul. Measured
+        # ~1.5x faster than col2im when c_out <= c_in; slower when c_out > c_in (bigger cols).
+        flipped = kernel[::-1, ::-1].transpose(0, 1, 3, 2)
+        full = ((eff_h - 1 - t, eff_h - 1 - b), (eff_w - 1 - l, eff_w - 1 - r))
+        return conv2d(grad, flipped, None, 1, full, cache.dilation)
+    return _col2im_matmul(grad2d, kernel, cache)
+
+
+def _col2im_matmul(grad2d: Array, kernel: Array, cache: Conv2DCache) -> Array:
+    """col2im(grad2d @ kernel2d.T) fused per kernel offset: kh*kw small matmuls + strided adds.
+
+    Equal to `_col2im(grad2d @ kernel2d.T, ...)` but never materializes the
+    (n*oh*ow, kh*kw*c_in) matrix; measured 1.2-1.6x faster.
+    """
+    n, h, w, c_in = cache.x_shape
+    (t, b), (l, r) = cache.pads
+    oh, ow = cache.out_hw
+    dxp = np.zeros((n, h + t + b, w + l + r, c_in), dtype=grad2d.dtype)
+    part = np.empty((grad2d.shape[0], c_in), dtype=grad2d.dtype)  # (n*oh*ow, c_in)
+    for i, j, rows, cols in _offsets(kernel.shape[0], kernel.shape[1], cache.strides,
+                                     cache.dilation, oh, ow):
+        np.matmul(grad2d, kernel[i, j].T, out=part)
+        dxp[:, rows, cols, :] += part.reshape(n, oh, ow, c_in)
+    return dxp[:, t:t + h, l:l + w, :]
+
+
+def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
+           padding: Any = "valid", dilation_rate: Any = 1) -> Array:
+    """Cache-free convolution: `conv2d_forward(...)[0]`.
+
+    Example:
+        >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
+        (2, 5, 5, 4)
+    """
+    return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
