@@ -62,6 +62,9 @@ class ActivationFunction:
         self.fn = fn
         self.grad_fn = grad_fn
         self._z = self._y = None
+        # Set by a model for one step of the fused softmax/sigmoid-crossentropy: the incoming
+        # gradient is then already wrt this activation's input, so backward passes it through.
+        self.passthrough = False
 
     def forward(self, z: Array) -> Array:
         y = self.fn(z)
@@ -74,7 +77,7 @@ class ActivationFunction:
                 f"The custom activation {self.name!r} has no gradient; training through it is "
                 "not supported. Use a built-in activation name or an Activation layer subclass."
             )
-        if self.grad_fn is nn.linear_grad:
+        if self.passthrough or self.grad_fn is nn.linear_grad:
             return grad
         return self.grad_fn(grad, self._z, self._y)
 

@@ -1,0 +1,39 @@
+"""Utilities: one-hot labels, seeding, gradient checking, progress bars, image datasets."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+
+from kernelnet import backend
+from kernelnet.utils import np_utils
+from kernelnet.utils.gradcheck import gradient_check
+from kernelnet.utils.np_utils import normalize, to_categorical
+
+
+def set_random_seed(seed: int) -> None:
+    """Seeds kernelnet's generator (weights, shuffling, dropout, augmentation) and, as Keras
+    does, Python's `random` and NumPy's global generator for user code."""
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"set_random_seed() expects an int. Received: seed={seed!r}.")
+    backend.set_rng_seed(int(seed))
+    random.seed(int(seed))
+    np.random.seed(int(seed) % (2**32))
+
+
+def __getattr__(name: str):
+    # Heavier helpers load on first use, keeping `import kernelnet` fast.
+    if name == "Progbar":
+        from kernelnet.utils.progbar import Progbar
+
+        return Progbar
+    if name == "image_dataset_from_directory":
+        from kernelnet.utils.image_dataset import image_dataset_from_directory
+
+        return image_dataset_from_directory
+    raise AttributeError(f"module 'kernelnet.utils' has no attribute {name!r}")
+
+
+__all__ = ["Progbar", "gradient_check", "image_dataset_from_directory", "normalize",
+           "np_utils", "set_random_seed", "to_categorical"]

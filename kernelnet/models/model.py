@@ -1,0 +1,290 @@
+"""`Model`: a `Layer` made of layers, with Keras' compile/fit/evaluate/predict.
+
+A model holds its layers as a graph of `Node`s (see `graph.py`). `Model(inputs, outputs)` builds
+the graph from symbolic `KerasTensor`s (functional API); `Sequential` builds a chain. Because a
+model is a layer, it can be called on tensors or added to another model, e.g. a frozen backbone.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from kernelnet import activations
+from kernelnet._typing import Array, Shape
+from kernelnet.layers.base import Layer
+from kernelnet.models import graph, training
+
+
+class Model(Layer):
+    """A graph of layers trained together.
+
+    Args:
+        inputs: a `KerasTensor` from `kernelnet.Input`, or a list of them.
+        outputs: the `KerasTensor`(s) computed from `inputs` by calling layers.
+        name: model name. Defaults to "functional", "functional_1", ...
+
+    Example:
+        >>> from kernelnet import Input, layers
+        >>> inputs = Input(shape=(8,))
+        >>> model = Model(inputs, layers.Dense(2)(inputs))
+        >>> model.count_params()
+        18
+    """
+
+    def __init__(self, inputs: Any = None, outputs: Any = None, name: str | None = None,
+                 **kwargs: Any):
+        if name is None and type(self) is Model:
+            from kernelnet.layers.base import unique_name
+
+            name = unique_name("functional")
+        super().__init__(name=name, **kwargs)
+        self._nodes: list[graph.Node] = []
+        self._input_ids: list[int] = []
+        self._output_ids: list[int] = []
+        self._layers: list[Layer] = []
+        self._multi_input = self._multi_output = False
+        self.optimizer = self.loss = None
+        self.compiled_metrics: list = []
+        self.stop_training = False
+        self.history = None
+        self._fused_act = None
+        if inputs is not None or outputs is not None:
+            from kernelnet.models import functional
+
+            functional.build_graph(self, inputs, outputs)
+
+    # ------------------------------------------------------------ layers and weights
+    @property
+    def layers(self) -> list[Layer]:
+        return list(self._layers)
+
+    def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
+        """Returns a layer by name or by index in `layers`."""
+        if index is not None:
+            return self.layers[index]
+        for layer in self._layers:
+            if layer.name == name:
+                return layer
+        names = [layer.name for layer in self._layers]
+        raise ValueError(f"No such layer: {name!r}. Existing layers are: {names}.")
+
+    @Layer.trainable.setter
+    def trainable(self, value: bool) -> None:
+        # Keras semantics: freezing a model freezes every layer inside it.
+        self._trainable = bool(value)
+        for layer in getattr(self, "_layers", []):
+            layer.trainable = value
+
+    def _collect(self, attr: str) -> list:
+        return [item for layer in self._layers for item in getattr(layer, attr)]
+
+    @property
+    def weights(self) -> list[Array]:
+        return self._collect("weights")
+
+    @property
+    def weight_names(self) -> list[str]:
+        return self._collect("weight_names")
+
+    @property
+    def trainable_weights(self) -> list[Array]:
+        return self._collect("trainable_weights") if self.trainable else []
+
+    @property
+    def trainable_weight_names(self) -> list[str]:
+        return self._collect("trainable_weight_names") if self.trainable else []
+
+    @property
+    def non_trainable_weights(self) -> list[Array]:
+        if not self.trainable:
+            return self.weights
+        return self._collect("non_trainable_weights")
+
+    @property
+    def gradients(self) -> list[Array]:
+        """Gradients of the last `backward`, aligned with `trainable_weights`."""
+        return self._collect("gradients") if self.trainable else []
+
+    @gradients.setter
+    def gradients(self, value: list) -> None:
+        pass  # a model's gradients are its layers'; Layer.__init__ assigns [] here
+
+    # ------------------------------------------------------------ forward / backward
+    def build(self, input_shape: Shape) -> None:
+        if not self._nodes:
+            raise RuntimeError(f"Model {self.name!r} has no layers to build.")
+        self.built = True
+
+    def forward(self, x: Array | list[Array], training: bool = False) -> Array | list[Array]:
+        inputs = list(x) if self._multi_input else [x]
+        outputs = graph.run_forward(self._nodes, self._input_ids, self._output_ids, inputs,
+                                    training)
+        return outputs if self._multi_output else outputs[0]
+
+    def backward(self, grad: Array | list[Array]) -> Array | list[Array] | None:
+        grads = list(grad) if self._multi_output else [grad]
+        dxs = graph.run_backward(self._nodes, self._input_ids, self._output_ids, grads,
+                                 inputs_need_grad=not self._skip_input_grad)
+        return dxs if self._multi_input else dxs[0]
+
+    def compute_output_shape(self, input_shape: Shape) -> Shape:
+        from kernelnet.models import functional
+
+        return functional.output_shapes(self, input_shape)
+
+    def compute_macs(self, input_shape: Shape) -> int:
+        from kernelnet.models import summary
+
+        return sum(row.macs for row in summary.layer_rows(self))
+
+    def output_layer(self) -> Layer:
+        """The layer producing the (single) output, looking inside nested models."""
+        layer = next(n.layer for n in self._nodes if n.out_id == self._output_ids[0])
+        return layer.output_layer() if isinstance(layer, Model) else layer
+
+    # ------------------------------------------------------------ compile / train
+    def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
+                loss_weights: Any = None, **kwargs: Any) -> None:
+        """Configures the model for training (optimizer, loss and metric names or objects)."""
+        from kernelnet import losses, metrics as metrics_module, optimizers
+
+        unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 1, "auto")}
+        if unsupported or loss_weights is not None:
+            raise ValueError(
+                f"compile() got arguments kernelnet does not support: {unsupported or loss_weights}."
+            )
+        if self._multi_output:
+            raise NotImplementedError(
+                f"Model {self.name!r} has several outputs; kernelnet trains single-output models. "
+                "Use predict() for multi-output models."
+            )
+        self.optimizer = optimizers.get(optimizer)
+        self.loss = losses.get(loss) if loss is not None else None
+        names = metrics if isinstance(metrics, (list, tuple)) else ([metrics] if metrics else [])
+        self.compiled_metrics = [metrics_module.get(m, loss=self.loss) for m in names]
+        self._compile_config = {
+            "optimizer": optimizers.serialize(self.optimizer),
+            "loss": losses.serialize(self.loss) if self.loss is not None else None,
+            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in names],
+        }
+        self._fused_act = self._find_fused_activation()
+
+    def _find_fused_activation(self) -> activations.ActivationFunction | None:
+        """The output softmax/sigmoid whose backward the loss can replace by (p - y) / n."""
+        act = getattr(self.output_layer(), "_act", None)
+        if act is None or not hasattr(self.loss, "value_and_logits_grad"):
+            return None
+        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
+        return act if act.name == expected else None
+
+    def _require_compiled(self, method: str) -> None:
+        if self.optimizer is None or self.loss is None:
+            raise RuntimeError(f"You must call `compile()` before `{method}()`.")
+
+    def train_step(self, x: Array, y: Array) -> dict[str, Any]:
+        """One optimisation step on a batch: forward, loss, backward, update."""
+        y_pred = self.forward(x, training=True)
+        fused = self._fused_act
+        if fused is not None:
+            loss, grad = self.loss.value_and_logits_grad(y, y_pred)
+        else:
+            loss, grad = self.loss.value_and_grad(y, y_pred)
+        # The data needs no gradient, and with the fused loss `grad` is already wrt the logits.
+        self._skip_input_grad = True
+        if fused is not None:
+            fused.passthrough = True
+        try:
+            self.backward(grad)
+        finally:
+            self._skip_input_grad = False
+            if fused is not None:
+                fused.passthrough = False
+        self.optimizer.apply(self.gradients, self.trainable_weights)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
+        self._require_compiled("train_on_batch")
+        x = training.as_model_input(self, x)
+        self._ensure_built(x)
+        result = self.train_step(x, np.asarray(y))
+        values = [result["loss"]]
+        for metric in self.compiled_metrics:
+            metric.reset_state()
+            metric.update_state(y, result["y_pred"])
+            values.append(metric.result())
+        return values[0] if len(values) == 1 else values
+
+    def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
+        self._require_compiled("test_on_batch")
+        return self.evaluate(x, y, batch_size=len(y), verbose=0)
+
+    def predict_on_batch(self, x: Any) -> Array:
+        x = training.as_model_input(self, x)
+        self._ensure_built(x)
+        return self.forward(x, training=False)
+
+    def _ensure_built(self, x: Array | list[Array]) -> None:
+        if not self.built:
+            self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
+            self.built = True
+
+    fit = training.fit
+    evaluate = training.evaluate
+    predict = training.predict
+
+    # ------------------------------------------------------------ reporting and saving
+    def summary(self, line_length: int | None = None, positions: Any = None,
+                print_fn: Any = None, expand_nested: bool = False, show_trainable: bool = False,
+                batch_size: int = 32) -> None:
+        """Prints Keras' layer table plus multiply-adds per sample and activation memory."""
+        from kernelnet.models import summary
+
+        summary.print_summary(self, line_length=line_length, print_fn=print_fn,
+                              batch_size=batch_size, show_trainable=show_trainable)
+
+    def count_params(self) -> int:
+        if not self.built:
+            raise RuntimeError(
+                f"You tried to call `count_params` on model {self.name!r}, but the model has not "
+                "been built. Build it first with `build(input_shape)` or by calling it on data."
+            )
+        return int(sum(w.size for w in self.weights))
+
+    def save(self, filepath: Any, overwrite: bool = True, include_optimizer: bool = True) -> None:
+        """Saves architecture, weights and (optionally) optimizer state to one zip file."""
+        from kernelnet import saving
+
+        saving.save_model(self, filepath, overwrite=overwrite,
+                          include_optimizer=include_optimizer)
+
+    def save_weights(self, filepath: Any, overwrite: bool = True) -> None:
+        from kernelnet import saving
+
+        saving.save_weights(self, filepath, overwrite=overwrite)
+
+    def load_weights(self, filepath: Any, skip_mismatch: bool = False) -> None:
+        from kernelnet import saving
+
+        saving.load_weights(self, filepath, skip_mismatch=skip_mismatch)
+
+    def get_config(self) -> dict:
+        from kernelnet.models import functional
+
+        return functional.get_config(self)
+
+    @classmethod
+    def from_config(cls, config: dict, custom_objects: dict | None = None) -> Model:
+        from kernelnet.models import functional
+
+        return functional.from_config(config, custom_objects)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} name={self.name!r}, layers={len(self._layers)}>"
+
+    def __getstate__(self):
+        raise TypeError(
+            "kernelnet models are not picklable by design (loading a pickle can execute code). "
+            "Use model.save(path) and kernelnet.models.load_model(path)."
+        )

@@ -1,0 +1,195 @@
+"""The fit/evaluate/predict loops (attached to `Model` as methods).
+
+The data adapter owns batching and shuffling, this module owns epochs, steps, validation and
+callbacks, and `Model.train_step` owns one optimisation step.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from kernelnet._typing import Array
+from kernelnet.models import data_adapters
+
+
+def as_model_input(model, x: Any) -> Array | list[Array]:
+    if data_adapters.is_multi_input(x):
+        return [data_adapters.as_input_array(a) for a in x]
+    return data_adapters.as_input_array(x)
+
+
+def _no_sample_weights(**kwargs: Any) -> None:
+    given = [k for k, v in kwargs.items() if v is not None]
+    if given:
+        raise NotImplementedError(f"kernelnet does not support {', '.join(given)} yet.")
+
+
+def _split_validation(x: Any, y: Any, validation_split: float) -> tuple:
+    """Keras semantics: the LAST fraction of the samples, taken before shuffling."""
+    if not isinstance(x, (np.ndarray, list, tuple)):
+        raise ValueError(
+            "`validation_split` is only supported for NumPy array inputs. For datasets and "
+            "generators pass `validation_data` instead."
+        )
+    if not 0 < validation_split < 1:
+        raise ValueError(
+            f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}."
+        )
+    multi = data_adapters.is_multi_input(x)
+    n = len(x[0]) if multi else len(x)
+    cut = int(math.floor(n * (1.0 - validation_split)))
+
+    def take(a, sl):
+        return [np.asarray(v)[sl] for v in a] if multi else np.asarray(a)[sl]
+
+    return (take(x, slice(0, cut)), np.asarray(y)[:cut]), \
+        (take(x, slice(cut, None)), np.asarray(y)[cut:])
+
+
+class _RunningLogs:
+    """Sample-weighted running means of the loss and the compiled metrics over one epoch."""
+
+    def __init__(self, model, prefix: str = ""):
+        self.model, self.prefix = model, prefix
+        self.loss_sum = 0.0
+        self.count = 0
+        for metric in model.compiled_metrics:
+            metric.reset_state()
+
+    def update(self, loss: float, y: Array, y_pred: Array) -> dict[str, float]:
+        n = len(y_pred[0]) if isinstance(y_pred, list) else len(y_pred)
+        self.loss_sum += float(loss) * n
+        self.count += n
+        for metric in self.model.compiled_metrics:
+            metric.update_state(y, y_pred)
+        return self.result()
+
+    def result(self) -> dict[str, float]:
+        logs = {self.prefix + "loss": self.loss_sum / max(self.count, 1)}
+        for metric in self.model.compiled_metrics:
+            logs[self.prefix + metric.name] = float(metric.result())
+        return logs
+
+
+def _callback_list(model, callbacks, verbose, epochs, steps):
+    from kernelnet import callbacks as callbacks_module
+
+    return callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
+                                         model=model, verbose=verbose, epochs=epochs,
+                                         steps=steps)
+
+
+def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
+        verbose: int | str = "auto", callbacks: list | None = None,
+        validation_split: float = 0.0, validation_data: Any = None, shuffle: bool = True,
+        class_weight: Any = None, sample_weight: Any = None, initial_epoch: int = 0,
+        steps_per_epoch: int | None = None, validation_steps: int | None = None,
+        validation_batch_size: int | None = None, validation_freq: int = 1):
+    """Trains the model for `epochs` epochs; returns the `History` callback.
+
+    `x` is an array (any numeric dtype; uint8 images are cast to floatx per batch), a list of
+    arrays (multi-input), a dataset with `len()`/`[i]`, or a generator of `(x, y)` batches.
+    """
+    self._require_compiled("fit")
+    _no_sample_weights(class_weight=class_weight, sample_weight=sample_weight)
+    verbose = 1 if verbose == "auto" else verbose
+    if validation_split and validation_data is None:
+        (x, y), validation_data = _split_validation(x, y, validation_split)
+    train = data_adapters.make_adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+    if isinstance(train, data_adapters.ArrayAdapter):
+        for i, a in enumerate(train.xs):
+            data_adapters.check_finite(a, f"x[{i}]" if train.multi else "x")
+        data_adapters.check_finite(train.y, "y")
+    val = None
+    if validation_data is not None:
+        val = _validation_adapter(validation_data, validation_batch_size or batch_size,
+                                  validation_steps)
+    cbs = _callback_list(self, callbacks, verbose, epochs, train.steps)
+    self.stop_training = False
+    cbs.on_train_begin()
+    logs: dict[str, float] = {}
+    for epoch in range(initial_epoch, epochs):
+        running = _RunningLogs(self)
+        cbs.on_epoch_begin(epoch)
+        for step, (xb, yb) in enumerate(train):
+            cbs.on_train_batch_begin(step)
+            self._ensure_built(xb)
+            out = self.train_step(xb, yb)
+            logs = running.update(out["loss"], yb, out["y_pred"])
+            cbs.on_train_batch_end(step, logs)
+            if self.stop_training:
+                break
+        train.on_epoch_end()
+        logs = running.result()
+        if val is not None and (epoch + 1) % validation_freq == 0:
+            logs.update(_run_evaluation(self, val, cbs, prefix="val_"))
+        cbs.on_epoch_end(epoch, logs)
+        if self.stop_training or getattr(train, "exhausted", False):
+            break
+    cbs.on_train_end(logs)
+    return self.history
+
+
+def _validation_adapter(validation_data: Any, batch_size: int | None, steps: int | None):
+    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+        if len(validation_data) == 3 and validation_data[2] is not None:
+            raise NotImplementedError("validation sample weights are not supported by kernelnet.")
+        xv, yv = validation_data[0], validation_data[1]
+        return data_adapters.make_adapter(xv, yv, batch_size, False, steps, "evaluate")
+    return data_adapters.make_adapter(validation_data, None, batch_size, False, steps, "evaluate")
+
+
+def _run_evaluation(model, adapter, cbs, prefix: str = "") -> dict[str, float]:
+    running = _RunningLogs(model, prefix)
+    cbs.on_test_begin()
+    for step, (xb, yb) in enumerate(adapter):
+        cbs.on_test_batch_begin(step)
+        model._ensure_built(xb)
+        y_pred = model.forward(xb, training=False)
+        running.update(model.loss(yb, y_pred), yb, y_pred)
+        cbs.on_test_batch_end(step, running.result())
+    adapter.on_epoch_end()
+    logs = running.result()
+    cbs.on_test_end(logs)
+    return logs
+
+
+def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
+             verbose: int | str = "auto", sample_weight: Any = None, steps: int | None = None,
+             callbacks: list | None = None, return_dict: bool = False):
+    """Returns the loss (and metrics) on `x, y`: a scalar, a list, or a dict (`return_dict`)."""
+    self._require_compiled("evaluate")
+    _no_sample_weights(sample_weight=sample_weight)
+    verbose = 1 if verbose == "auto" else verbose
+    adapter = data_adapters.make_adapter(x, y, batch_size, False, steps, "evaluate")
+    cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
+    logs = _run_evaluation(self, adapter, cbs)
+    if return_dict:
+        return logs
+    values = list(logs.values())
+    return values[0] if len(values) == 1 else values
+
+
+def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto",
+            steps: int | None = None, callbacks: list | None = None) -> Array | list[Array]:
+    """Runs inference in batches (training=False) and concatenates the outputs."""
+    verbose = 1 if verbose == "auto" else verbose
+    adapter = data_adapters.make_adapter(x, None, batch_size, False, steps, "predict")
+    cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
+    cbs.on_predict_begin()
+    outputs: list = []
+    for step, (xb, _) in enumerate(adapter):
+        cbs.on_predict_batch_begin(step)
+        self._ensure_built(xb)
+        out = self.forward(xb, training=False)
+        outputs.append(out)
+        cbs.on_predict_batch_end(step, {"outputs": out})
+    cbs.on_predict_end()
+    if not outputs:
+        raise ValueError("predict() received no data: `x` is empty.")
+    if isinstance(outputs[0], list):
+        return [np.concatenate(parts) for parts in zip(*outputs)]
+    return np.concatenate(outputs)

@@ -1,0 +1,219 @@
+"""Saving and loading models: one zip of `config.json` + `weights.npz` (+ `optimizer.npz`).
+
+The format is Keras 3's design without HDF5: JSON for the architecture, NumPy's npz for arrays,
+read back with `allow_pickle=False`, so loading a file never executes code. Custom layers load only
+when registered (`register_keras_serializable`) or passed as `custom_objects`. Writes go to a
+temporary file that is renamed into place, so a crash never leaves a half-written model. Files
+written by Keras (`.keras`, `.h5`, `.weights.h5`) are read by `kernelnet.keras_io`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FORMAT = "kernelnet"
+FORMAT_VERSION = 1
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_CUSTOM_OBJECTS: dict[str, Any] = {}
+
+
+def register_keras_serializable(package: str = "Custom", name: str | None = None):
+    """Decorator registering a custom layer class so saved models using it can be loaded."""
+
+    def decorator(cls):
+        _CUSTOM_OBJECTS[name or cls.__name__] = cls
+        _CUSTOM_OBJECTS[f"{package}>{name or cls.__name__}"] = cls
+        return cls
+
+    return decorator
+
+
+def get_custom_objects() -> dict[str, Any]:
+    """The global registry filled by `register_keras_serializable`."""
+    return _CUSTOM_OBJECTS
+
+
+def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> None:
+    """Calls `write_fn(file)` on a temporary file next to `path`, then renames it into place."""
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{str(path)!r} already exists and overwrite=False.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write_fn(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _weights_dict(model) -> dict[str, np.ndarray]:
+    names = model.weight_names
+    if len(set(names)) != len(names):
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        raise ValueError(f"Model {model.name!r} has duplicated weight names {dupes}; "
+                         "give its layers unique names before saving.")
+    return dict(zip(names, model.weights))
+
+
+def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: bool = True):
+    """Writes `model` (architecture, weights, compile settings, optimizer state) to `filepath`."""
+    from kernelnet import __version__, layers
+
+    config = {"format": FORMAT, "format_version": FORMAT_VERSION,
+              "kernelnet_version": __version__, **layers.serialize(model),
+              "compile_config": getattr(model, "_compile_config", None)}
+    optimizer_state = None
+    if include_optimizer and getattr(model, "optimizer", None) is not None:
+        optimizer_state = model.optimizer.get_state(model.trainable_weights,
+                                                    model.trainable_weight_names)
+    weights = _npz_bytes(_weights_dict(model))
+
+    def write(f):
+        with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
+            zf.writestr("config.json", json.dumps(config, indent=1))
+            zf.writestr("weights.npz", weights)
+            if optimizer_state:
+                zf.writestr("optimizer.npz", _npz_bytes(optimizer_state))
+
+    atomic_write(filepath, write, overwrite)
+
+
+def save_weights(model, filepath: Any, overwrite: bool = True) -> None:
+    """Writes only the weights, as an npz keyed `"{layer}/{weight}"`."""
+    data = _npz_bytes(_weights_dict(model))
+    atomic_write(filepath, lambda f: f.write(data), overwrite)
+
+
+def _kind(path: Path) -> str:
+    if not path.exists():
+        raise FileNotFoundError(f"No file or directory found at {str(path)!r}.")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head == _HDF5_MAGIC:
+        return "hdf5"
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            names = set(zf.namelist())
+        if "model.weights.h5" in names:
+            return "keras_zip"
+        if "config.json" in names or "weights.npz" in names:
+            return "kernelnet_zip"
+        if any(n.endswith(".npy") for n in names):
+            return "npz"
+    raise ValueError(
+        f"{str(path)!r} is not a model file kernelnet can read: expected a kernelnet zip "
+        f"(config.json + weights.npz), an npz of weights, or a Keras .keras/.h5 file. "
+        f"The file starts with bytes {head!r}."
+    )
+
+
+def _read_npz(blob: bytes, what: str, path: Path) -> dict[str, np.ndarray]:
+    try:
+        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except Exception as err:
+        raise ValueError(f"The {what} in {str(path)!r} are corrupted or truncated: {err}") from err
+
+
+def _read_zip(path: Path) -> tuple[dict, dict, dict | None]:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            config = json.loads(zf.read("config.json"))
+            weights = _read_npz(zf.read("weights.npz"), "weights", path)
+            opt = zf.read("optimizer.npz") if "optimizer.npz" in zf.namelist() else None
+    except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as err:
+        raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
+    optimizer = _read_npz(opt, "optimizer state", path) if opt is not None else None
+    if config.get("format") != FORMAT:
+        raise ValueError(f"{str(path)!r} is not a kernelnet model file (config.json has "
+                         f"format={config.get('format')!r}, expected {FORMAT!r}).")
+    return config, weights, optimizer
+
+
+def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True):
+    """Loads a model saved by `save_model` (or by Keras, via `kernelnet.keras_io`)."""
+    from kernelnet import layers
+
+    path = Path(filepath)
+    kind = _kind(path)
+    if kind in ("hdf5", "keras_zip"):
+        from kernelnet import keras_io
+
+        return keras_io.load_keras_model(path)
+    if kind != "kernelnet_zip":
+        raise ValueError(f"{str(path)!r} holds only weights; build the model and call "
+                         "model.load_weights() instead of load_model().")
+    config, weights, optimizer_state = _read_zip(path)
+    model = layers.deserialize(config, custom_objects=custom_objects)
+    _assign_weights(model, weights, path)
+    compile_config = config.get("compile_config")
+    if compile and compile_config and compile_config.get("loss") is not None:
+        model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
+                      metrics=compile_config.get("metrics") or None)
+        if optimizer_state:
+            model.optimizer.set_state(model.trainable_weights, model.trainable_weight_names,
+                                      optimizer_state)
+    return model
+
+
+def load_weights(model, filepath: Any, skip_mismatch: bool = False) -> None:
+    """Loads weights by name from a kernelnet weights npz, a kernelnet model zip, or a Keras file."""
+    path = Path(filepath)
+    kind = _kind(path)
+    if kind in ("hdf5", "keras_zip"):
+        from kernelnet import keras_io
+
+        keras_io.load_keras_weights(model, path)
+        return
+    if kind == "kernelnet_zip":
+        _, weights, _ = _read_zip(path)
+    else:
+        weights = _read_npz(path.read_bytes(), "weights", path)
+    _assign_weights(model, weights, path, skip_mismatch)
+
+
+def _assign_weights(model, weights: dict, path: Path, skip_mismatch: bool = False) -> None:
+    """Assigns arrays in file order, layer by layer, as Keras 3 does: two instances of one
+    architecture have different auto-generated layer names but the same weight order."""
+    values = list(weights.values())
+    if len(values) != len(model.weights):
+        raise ValueError(
+            f"The weights file {str(path)!r} holds {len(values)} arrays but model "
+            f"{model.name!r} has {len(model.weights)} weights. Is it the same architecture? "
+            f"File keys start with {list(weights)[:3]}."
+        )
+    start = 0
+    for layer in _leaf_layers(model):
+        count = len(layer.weights)
+        chunk = values[start:start + count]
+        start += count
+        if skip_mismatch and any(v.shape != w.shape for v, w in zip(chunk, layer.weights)):
+            continue
+        layer.set_weights(chunk)
+
+
+def _leaf_layers(model) -> list:
+    out = []
+    for layer in getattr(model, "layers", []):
+        out.extend(_leaf_layers(layer) if hasattr(layer, "_nodes") else [layer])
+    return out
