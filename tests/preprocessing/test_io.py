@@ -1,0 +1,47 @@
+"""load_img / img_to_array / array_to_img / save_img."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from kernelnet.preprocessing import image
+
+
+def test_round_trip_png(tmp_path, rng):
+    x = rng.integers(0, 256, (7, 9, 3)).astype("float32")
+    image.save_img(tmp_path / "a.png", x, scale=False)
+    img = image.load_img(tmp_path / "a.png")
+    assert img.size == (9, 7) and img.mode == "RGB"
+    np.testing.assert_array_equal(image.img_to_array(img), x)
+
+
+def test_color_modes_and_target_size(tmp_path, rng):
+    Image.fromarray(rng.integers(0, 256, (10, 20, 4), dtype=np.uint8), "RGBA").save(
+        tmp_path / "a.png")
+    assert image.img_to_array(image.load_img(tmp_path / "a.png", "grayscale")).shape == (10, 20, 1)
+    assert image.img_to_array(image.load_img(tmp_path / "a.png", "rgba")).shape == (10, 20, 4)
+    resized = image.load_img(tmp_path / "a.png", target_size=(5, 6), interpolation="bilinear")
+    assert image.img_to_array(resized).shape == (5, 6, 3)
+    cropped = image.load_img(tmp_path / "a.png", target_size=(5, 5), keep_aspect_ratio=True)
+    assert cropped.size == (5, 5)
+    with pytest.raises(ValueError, match="Received: color_mode='cmyk'"):
+        image.load_img(tmp_path / "a.png", "cmyk")
+
+
+def test_exif_orientation_is_applied(tmp_path, rng):
+    img = Image.fromarray(rng.integers(0, 256, (4, 8, 3), dtype=np.uint8))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # "rotate 90 CW to display"
+    img.save(tmp_path / "phone.jpg", exif=exif)
+    assert image.load_img(tmp_path / "phone.jpg").size == (4, 8)
+
+
+def test_array_to_img_scales_and_validates():
+    x = np.linspace(-1, 1, 12, dtype="float32").reshape(2, 2, 3)
+    arr = np.asarray(image.array_to_img(x))
+    assert arr.min() == 0 and arr.max() == 255
+    assert image.array_to_img(np.zeros((2, 2, 1))).mode == "L"
+    with pytest.raises(ValueError, match="channels"):
+        image.array_to_img(np.zeros((2, 2, 2)))
+    with pytest.raises(ValueError, match="channels-last"):
+        image.img_to_array(Image.new("RGB", (2, 2)), data_format="channels_first")
