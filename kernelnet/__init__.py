@@ -1,3 +1,41 @@
-"""kernelnet: readable NumPy convolutional neural networks with the Keras API."""
+"""kernelnet: readable NumPy convolutional neural networks with the Keras API.
+
+Replace `keras` / `tensorflow.keras` by `kernelnet` in a Keras tutorial's imports and it runs:
+
+    from kernelnet import layers, models
+    model = models.Sequential([layers.Conv2D(32, 3, activation="relu", input_shape=(28, 28, 1)),
+                               layers.Flatten(), layers.Dense(10, activation="softmax")])
+"""
 
 __version__ = "0.1.0"
+
+from kernelnet import (  # noqa: E402
+    activations,
+    backend,
+    callbacks,
+    initializers,
+    layers,
+    losses,
+    metrics,
+    models,
+    ops,
+    optimizers,
+    utils,
+)
+from kernelnet.layers import Input  # noqa: E402
+from kernelnet.models import Model, Sequential, load_model  # noqa: E402
+
+
+def __getattr__(name: str):
+    # Subpackages with heavier imports (Pillow, urllib, the model zoo) load on first use.
+    import importlib
+
+    if name in ("datasets", "preprocessing", "applications", "visualization", "saving",
+                "keras_io", "cli"):
+        return importlib.import_module(f"kernelnet.{name}")
+    raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
+
+
+__all__ = ["Input", "Model", "Sequential", "activations", "applications", "backend",
+           "callbacks", "datasets", "initializers", "layers", "load_model", "losses", "metrics",
+           "models", "ops", "optimizers", "preprocessing", "utils"]

@@ -177,7 +177,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
 
 
 def load_weights(model, filepath: Any, skip_mismatch: bool = False) -> None:
-    """Loads weights by name from a kernelnet weights npz, a kernelnet model zip, or a Keras file."""
+    """Loads weights in order from a kernelnet weights npz or model zip, or from a Keras file."""
     path = Path(filepath)
     kind = _kind(path)
     if kind in ("hdf5", "keras_zip"):

@@ -1,4 +1,4 @@
-"""Prints code lines per module (docstrings, comments and blank lines are free), like tinygrad's sz.py."""
+"""Prints code lines per module, like tinygrad's sz.py: docstrings, comments, blanks are free."""
 
 import ast
 import io

@@ -148,12 +148,14 @@ class Model(Layer):
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
                 loss_weights: Any = None, **kwargs: Any) -> None:
         """Configures the model for training (optimizer, loss and metric names or objects)."""
-        from kernelnet import losses, metrics as metrics_module, optimizers
+        from kernelnet import losses, optimizers
+        from kernelnet import metrics as metrics_module
 
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 1, "auto")}
         if unsupported or loss_weights is not None:
             raise ValueError(
-                f"compile() got arguments kernelnet does not support: {unsupported or loss_weights}."
+                "compile() got arguments kernelnet does not support: "
+                f"{unsupported or {'loss_weights': loss_weights}}."
             )
         if self._multi_output:
             raise NotImplementedError(

@@ -42,7 +42,8 @@ def relu6_grad(grad: Array, z: Array, y: Array) -> Array:
 
 
 def leaky_relu(z: Array, negative_slope: float = 0.2) -> Array:
-    # NOTE: Keras' `leaky_relu` activation defaults to negative_slope=0.2 (the layer LeakyReLU uses 0.3).
+    # NOTE: Keras' `leaky_relu` activation defaults to negative_slope=0.2; the LeakyReLU layer
+    # uses 0.3.
     return np.where(z > 0, z, z * z.dtype.type(negative_slope))
 
 

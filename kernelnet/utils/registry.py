@@ -30,8 +30,9 @@ def get_from_registry(identifier: Any, registry: dict, kind: str, instance_types
         if key in lowered:
             return lowered[key]
         names = sorted({k for k in registry if not k.startswith("_")})
-        close = difflib.get_close_matches(key, [n.lower() for n in names], n=1)
-        hint = f" Did you mean {close[0]!r}?" if close else ""
+        by_lower = {n.lower(): n for n in names}
+        close = difflib.get_close_matches(key, list(by_lower), n=1)
+        hint = f" Did you mean {by_lower[close[0]]!r}?" if close else ""
         listed = ", ".join(repr(n) for n in names)
         raise ValueError(f"Unknown {kind} {identifier!r}. Expected one of {listed}.{hint}")
     if callable(identifier):

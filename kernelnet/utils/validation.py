@@ -76,7 +76,8 @@ def standardize_padding(value: Any, who: Any, allowed: tuple = ("valid", "same")
     if padding not in allowed:
         expected = " or ".join(f'"{a}"' for a in allowed)
         raise ValueError(
-            f"Invalid `padding` for {_owner(who)}: expected {expected}. Received: padding={value!r}."
+            f"Invalid `padding` for {_owner(who)}: expected {expected}. "
+            f"Received: padding={value!r}."
         )
     return padding
 

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
+from helpers import numerical_grad, rel_error
 
 from kernelnet import Input, layers
 from kernelnet.models import Model
-from helpers import numerical_grad, rel_error
 
 
 def residual_model():
@@ -44,7 +44,8 @@ def test_multi_input_model(rng):
     out = layers.Dense(1)(layers.Concatenate()([a, b]))
     model = Model([a, b], out)
     model.compile("sgd", "mse")
-    xa, xb, y = rng.standard_normal((8, 3)), rng.standard_normal((8, 4)), rng.standard_normal((8, 1))
+    xa, xb = rng.standard_normal((8, 3)), rng.standard_normal((8, 4))
+    y = rng.standard_normal((8, 1))
     model.fit([xa, xb], y, epochs=1, batch_size=4, verbose=0)
     assert model.predict([xa, xb], verbose=0).shape == (8, 1)
 
