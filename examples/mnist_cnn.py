@@ -36,19 +36,25 @@ def main(argv=None) -> float:
     parser.add_argument("--epochs", type=int, default=5)
     parser.add_argument("--batch-size", type=int, default=128)
     parser.add_argument("--samples", type=int, default=None, help="train on the first N images")
+    parser.add_argument("--test-samples", type=int, default=None,
+                        help="evaluate on the first N test images")
+    parser.add_argument("--quick", action="store_true",
+                        help="CI mode: 1 epoch on 512 images, 500 test images")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
     parser.add_argument("--out", default="runs/mnist_cnn")
     args = parser.parse_args(argv)
+    if args.quick:
+        args.epochs, args.samples, args.test_samples = 1, 512, 500
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     kernelnet.utils.set_random_seed(args.seed)
 
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     x_train = x_train[: args.samples].reshape(-1, 28, 28, 1).astype("float32") / 255
-    x_test = x_test.reshape(-1, 28, 28, 1).astype("float32") / 255
+    x_test = x_test[: args.test_samples].reshape(-1, 28, 28, 1).astype("float32") / 255
     y_train = np_utils.to_categorical(y_train[: args.samples], 10)
-    y_test = np_utils.to_categorical(y_test, 10)
+    y_test = np_utils.to_categorical(y_test[: args.test_samples], 10)
 
     model = build_model()
     model.compile(loss="categorical_crossentropy", optimizer="adam", metrics=["accuracy"])

@@ -131,5 +131,6 @@ def from_config(config: dict, custom_objects: dict | None = None):
     outputs = [tensors[n] for n in config["output_layers"]]
     model = Model(inputs if config.get("multi_input") else inputs[0],
                   outputs if config.get("multi_output") else outputs[0], name=config["name"])
-    model.trainable = config.get("trainable", True)
+    # Each layer restored its own flag; set the model's without pushing it down onto them.
+    model._trainable = config.get("trainable", True)
     return model

@@ -135,5 +135,6 @@ class Sequential(Model):
             model._sample_shape = tuple(config["batch_input_shape"])
         for entry in config["layers"]:
             model.add(layers_module.deserialize(entry, custom_objects=custom_objects))
-        model.trainable = config.get("trainable", True)
+        # Each layer restored its own flag; set the model's without pushing it down onto them.
+        model._trainable = config.get("trainable", True)
         return model
