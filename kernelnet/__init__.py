@@ -12,7 +12,6 @@ __version__ = "0.1.0"
 from kernelnet import (  # noqa: E402
     activations,
     backend,
-    callbacks,
     initializers,
     layers,
     losses,
@@ -27,11 +26,11 @@ from kernelnet.models import Model, Sequential, load_model  # noqa: E402
 
 
 def __getattr__(name: str):
-    # Subpackages with heavier imports (Pillow, urllib, the model zoo) load on first use.
+    # Subpackages with heavier imports (tqdm, Pillow, urllib, the zoo) load on first use.
     import importlib
 
-    if name in ("datasets", "preprocessing", "applications", "visualization", "saving",
-                "keras_io", "cli"):
+    if name in ("callbacks", "datasets", "preprocessing", "applications", "visualization",
+                "saving", "keras_io", "onnx_export", "cli"):
         return importlib.import_module(f"kernelnet.{name}")
     raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
 

@@ -22,6 +22,8 @@ import numpy as np
 FORMAT = "kernelnet"
 FORMAT_VERSION = 1
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_ZIP_MAGIC = b"PK\x03\x04"
+_TRAINING_STATE = "training_state.json"
 _CUSTOM_OBJECTS: dict[str, Any] = {}
 
 
@@ -44,6 +46,11 @@ def get_custom_objects() -> dict[str, Any]:
 def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> None:
     """Calls `write_fn(file)` on a temporary file next to `path`, then renames it into place."""
     path = Path(path)
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"Cannot write to {str(path)!r}: it is an existing directory. Pass a file path, "
+            f"e.g. {str(path / 'model.kn')!r}."
+        )
     if path.exists() and not overwrite:
         raise FileExistsError(f"{str(path)!r} already exists and overwrite=False.")
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -76,8 +83,14 @@ def _weights_dict(model) -> dict[str, np.ndarray]:
 
 
 def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: bool = True):
-    """Writes `model` (architecture, weights, compile settings, optimizer state) to `filepath`."""
-    from kernelnet import __version__, layers
+    """Writes `model` (architecture, weights, compile settings, optimizer state) to `filepath`.
+
+    With `include_optimizer=True` the zip also holds `training_state.json`: the state of
+    kernelnet's random generator (`backend.get_rng_state()`), which drives shuffling and dropout.
+    `load_model` never touches the generator; call `restore_training_state(filepath)` after it
+    to continue a run exactly (see `ModelCheckpoint`).
+    """
+    from kernelnet import __version__, backend, layers
 
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "kernelnet_version": __version__, **layers.serialize(model),
@@ -87,6 +100,7 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
         optimizer_state = model.optimizer.get_state(model.trainable_weights,
                                                     model.trainable_weight_names)
     weights = _npz_bytes(_weights_dict(model))
+    training_state = {"rng_state": backend.get_rng_state()}
 
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -94,6 +108,8 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
             zf.writestr("weights.npz", weights)
             if optimizer_state:
                 zf.writestr("optimizer.npz", _npz_bytes(optimizer_state))
+            if include_optimizer:
+                zf.writestr(_TRAINING_STATE, json.dumps(training_state))
 
     atomic_write(filepath, write, overwrite)
 
@@ -104,16 +120,40 @@ def save_weights(model, filepath: Any, overwrite: bool = True) -> None:
     atomic_write(filepath, lambda f: f.write(data), overwrite)
 
 
+def _first_zip_member(head: bytes) -> str | None:
+    """Name of the first member from a zip's first local header (`PK\x03\x04`), else None."""
+    if len(head) < 30 or not head.startswith(_ZIP_MAGIC):
+        return None
+    size = int.from_bytes(head[26:28], "little")
+    utf8 = int.from_bytes(head[6:8], "little") & 0x800  # general-purpose flag bit 11
+    return head[30:30 + size].decode("utf-8" if utf8 else "cp437", "replace")
+
+
 def _kind(path: Path) -> str:
     if not path.exists():
         raise FileNotFoundError(f"No file or directory found at {str(path)!r}.")
+    if path.is_dir():
+        raise IsADirectoryError(
+            f"{str(path)!r} is a directory, not a model file. kernelnet models are single "
+            "files (e.g. model.kn or model.keras); pass the file's path."
+        )
     with open(path, "rb") as f:
-        head = f.read(8)
-    if head == _HDF5_MAGIC:
+        head = f.read(300)
+    if head.startswith(_HDF5_MAGIC):
         return "hdf5"
+    first = _first_zip_member(head)
+    names = set()
     if zipfile.is_zipfile(path):
         with zipfile.ZipFile(path) as zf:
             names = set(zf.namelist())
+    if head.startswith(_ZIP_MAGIC) and first not in names:
+        # The directory at the end is gone (or belongs to an inner npz): a cut-off file.
+        raise ValueError(
+            f"{str(path)!r} is a truncated or corrupted zip archive: its member list is "
+            "missing or damaged. Was the save interrupted or the download incomplete? "
+            "Save or download the file again."
+        )
+    if names:
         if "model.weights.h5" in names:
             return "keras_zip"
         if "config.json" in names or "weights.npz" in names:
@@ -123,7 +163,7 @@ def _kind(path: Path) -> str:
     raise ValueError(
         f"{str(path)!r} is not a model file kernelnet can read: expected a kernelnet zip "
         f"(config.json + weights.npz), an npz of weights, or a Keras .keras/.h5 file. "
-        f"The file starts with bytes {head!r}."
+        f"The file starts with bytes {head[:8]!r}."
     )
 
 
@@ -132,7 +172,10 @@ def _read_npz(blob: bytes, what: str, path: Path) -> dict[str, np.ndarray]:
         with np.load(io.BytesIO(blob), allow_pickle=False) as data:
             return {k: data[k] for k in data.files}
     except Exception as err:
-        raise ValueError(f"The {what} in {str(path)!r} are corrupted or truncated: {err}") from err
+        raise ValueError(
+            f"Could not read the {what} in {str(path)!r}: the data is corrupted, truncated or "
+            f"holds pickled objects, which kernelnet never loads. ({err})"
+        ) from err
 
 
 def _read_zip(path: Path) -> tuple[dict, dict, dict | None]:
@@ -144,9 +187,10 @@ def _read_zip(path: Path) -> tuple[dict, dict, dict | None]:
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as err:
         raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
     optimizer = _read_npz(opt, "optimizer state", path) if opt is not None else None
-    if config.get("format") != FORMAT:
+    found = config.get("format") if isinstance(config, dict) else type(config).__name__
+    if found != FORMAT:
         raise ValueError(f"{str(path)!r} is not a kernelnet model file (config.json has "
-                         f"format={config.get('format')!r}, expected {FORMAT!r}).")
+                         f"format={found!r}, expected {FORMAT!r}).")
     return config, weights, optimizer
 
 
@@ -159,12 +203,15 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     if kind in ("hdf5", "keras_zip"):
         from kernelnet import keras_io
 
-        return keras_io.load_keras_model(path)
+        return keras_io.load_keras_model(path, compile=compile)
     if kind != "kernelnet_zip":
         raise ValueError(f"{str(path)!r} holds only weights; build the model and call "
                          "model.load_weights() instead of load_model().")
     config, weights, optimizer_state = _read_zip(path)
-    model = layers.deserialize(config, custom_objects=custom_objects)
+    try:
+        model = layers.deserialize(config, custom_objects=custom_objects)
+    except (ValueError, KeyError, TypeError) as err:
+        raise ValueError(f"Could not rebuild the model saved in {str(path)!r}: {err}") from err
     _assign_weights(model, weights, path)
     compile_config = config.get("compile_config")
     if compile and compile_config and compile_config.get("loss") is not None:
@@ -176,6 +223,39 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     return model
 
 
+def restore_training_state(filepath: Any) -> dict:
+    """Restores the random-generator state saved in a model file; returns the saved state.
+
+    Use after `load_model` to resume a run bit for bit: the weights and optimizer slots come
+    from `load_model`, the shuffling/dropout random stream from here.
+
+    Example:
+        >>> model = load_model("ckpt.kn")                      # doctest: +SKIP
+        >>> restore_training_state("ckpt.kn")                  # doctest: +SKIP
+        >>> model.fit(x, y, initial_epoch=2, epochs=4)         # doctest: +SKIP
+    """
+    from kernelnet import backend
+
+    path = Path(filepath)
+    if _kind(path) != "kernelnet_zip":
+        raise ValueError(f"{str(path)!r} is not a kernelnet model file, so it holds no "
+                         "training state. Pass a file written by model.save().")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            blob = zf.read(_TRAINING_STATE) if _TRAINING_STATE in zf.namelist() else None
+    except (zipfile.BadZipFile, OSError) as err:
+        raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
+    if blob is None:
+        raise ValueError(f"{str(path)!r} holds no training state: it was saved with "
+                         "include_optimizer=False (or by save_weights / an older kernelnet).")
+    try:
+        state = json.loads(blob)
+        backend.set_rng_state(state["rng_state"])
+    except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+        raise ValueError(f"The training state in {str(path)!r} is corrupted: {err!r}") from err
+    return state
+
+
 def load_weights(model, filepath: Any, skip_mismatch: bool = False) -> None:
     """Loads weights in order from a kernelnet weights npz or model zip, or from a Keras file."""
     path = Path(filepath)
@@ -183,7 +263,7 @@ def load_weights(model, filepath: Any, skip_mismatch: bool = False) -> None:
     if kind in ("hdf5", "keras_zip"):
         from kernelnet import keras_io
 
-        keras_io.load_keras_weights(model, path)
+        keras_io.load_keras_weights(model, path, skip_mismatch=skip_mismatch)
         return
     if kind == "kernelnet_zip":
         _, weights, _ = _read_zip(path)

@@ -96,6 +96,24 @@ def dense_stack() -> keras.Model:
     )
 
 
+def nested_backbone() -> keras.Model:
+    """A functional classifier around a frozen Sequential backbone (transfer learning)."""
+    backbone = keras.Sequential(
+        [
+            keras.Input((10, 10, 2)),
+            layers.Conv2D(6, 3, padding="same", name="bb_conv"),
+            layers.BatchNormalization(name="bb_bn"),
+            layers.Activation("relu", name="bb_relu"),
+            layers.GlobalAveragePooling2D(name="bb_gap"),
+        ],
+        name="backbone",
+    )
+    inp = keras.Input((10, 10, 2), name="image")
+    x = backbone(inp)
+    out = layers.Dense(3, activation="softmax", name="head")(x)
+    return keras.Model(inp, out, name="nested_backbone")
+
+
 def unsupported_lstm() -> keras.Model:
     return keras.Sequential(
         [keras.Input((5, 3)), layers.LSTM(4, name="lstm_1"), layers.Dense(2)], name="lstm_model"
@@ -105,6 +123,8 @@ def unsupported_lstm() -> keras.Model:
 def randomize_norm_stats(model: keras.Model, rng: np.random.Generator) -> None:
     """Gives every normalization layer non-trivial weights (incl. moving mean/variance)."""
     for layer in model.layers:
+        if isinstance(layer, keras.Model):
+            randomize_norm_stats(layer, rng)
         if isinstance(layer, (layers.BatchNormalization, layers.LayerNormalization)):
             new = []
             for w in layer.weights:
@@ -162,7 +182,8 @@ Models: `mnist_cnn` (Sequential: Conv2D, MaxPooling2D, Dropout, Flatten, Dense o
 `resnet_graph` (functional: ZeroPadding2D, Conv2D, BatchNormalization with trained and random
 moving statistics, Activation, ReLU, MaxPooling2D, Add, AveragePooling2D, global pooling,
 Concatenate, Dense), `dense_stack` (Sequential: Dense, LeakyReLU, Reshape, LayerNormalization,
-Flatten, ReLU, Dropout, Activation, Softmax).
+Flatten, ReLU, Dropout, Activation, Softmax), `nested_backbone` (functional model around a frozen
+Sequential backbone with BatchNormalization).
 """
     (OUT / "README.md").write_text(text)
 
@@ -175,11 +196,14 @@ def main() -> int:
         ("mnist_cnn", mnist_cnn, (6, 12, 12, 1)),
         ("resnet_graph", resnet_graph, (6, 16, 16, 3)),
         ("dense_stack", dense_stack, (6, 20)),
+        ("nested_backbone", nested_backbone, (6, 10, 10, 2)),
     ]
     for name, factory, x_shape in specs:
         model = factory()
         x_train = rng.normal(size=(32, *x_shape[1:])).astype("float32")
         randomize_norm_stats(model, rng)
+        if name == "nested_backbone":
+            model.get_layer("backbone").trainable = False
         train_briefly(model, x_train, rng)
         x = rng.normal(size=x_shape).astype("float32")
         write(model, name, x)

@@ -75,6 +75,5 @@ def test_mnist_cnn(tmp_path):
     assert {"mnist_cnn.kn", "history.json", "history.png"} <= {p.name for p in tmp_path.iterdir()}
 
 
-@pytest.mark.slow
-def test_resnet_transfer(tmp_path):
-    assert run_example("resnet_transfer", "--quick", "--out", str(tmp_path)) in (0, None)
+def test_resnet_transfer():
+    assert run_example("resnet_transfer", "--quick") == 0

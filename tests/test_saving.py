@@ -114,3 +114,12 @@ def test_unknown_class_in_config_is_not_executed(tmp_path):
         zf.writestr("weights.npz", weights)
     with pytest.raises(ValueError, match="Unknown layer 'os.system'"):
         load_model(tmp_path / "evil.kn")
+
+
+def test_frozen_layers_stay_frozen_after_reload(tmp_path):
+    model = make_model()
+    model.layers[0].trainable = False
+    model.save(tmp_path / "m.kn")
+    loaded = load_model(tmp_path / "m.kn")
+    assert [layer.trainable for layer in loaded.layers] == [False, True, True, True]
+    assert len(loaded.trainable_weights) == len(model.trainable_weights)

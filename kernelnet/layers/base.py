@@ -121,6 +121,8 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        if not value:
+            self.gradients = []  # a frozen layer has no gradients (none stale from before)
 
     @property
     def weights(self) -> list[Array]:

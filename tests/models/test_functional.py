@@ -79,3 +79,10 @@ def test_config_round_trip(rng):
     x = rng.standard_normal((2, 6, 6, 2)).astype("float32")
     np.testing.assert_allclose(clone.predict(x, verbose=0), model.predict(x, verbose=0),
                                rtol=1e-6)
+
+
+def test_keras_shape_attributes():
+    model = residual_model()
+    assert model.input_shape == (None, 6, 6, 2)
+    assert model.output_shape == (None, 2)
+    assert len(model.inputs) == 1 and model.outputs[0].shape == (None, 2)

@@ -1,0 +1,83 @@
+"""Exact parameter counts of the zoo models (no forward passes at 224x224).
+
+Keras counts (ResNet50, VGG16) are the documented Keras numbers and were re-checked with
+`keras.applications.X(weights=None).count_params()` (Keras 3.15.1, torch backend). The small nets'
+counts come from building the same layer stacks in Keras 3.15.1 and calling `count_params()`.
+ResNet18/34 are torchvision's parameter counts (11,689,512 / 21,797,672) plus the BatchNormalization
+moving mean and variance Keras counts as parameters (2 x 4,800 / 2 x 8,512 channels).
+"""
+
+import pytest
+
+from kernelnet import applications
+from kernelnet.applications import resnet, vgg16
+
+KERAS_COUNTS = [
+    (applications.ResNet50, {}, 25_636_712),
+    (applications.ResNet50, {"include_top": False}, 23_587_712),
+    (applications.ResNet50, {"include_top": False, "pooling": "avg"}, 23_587_712),
+    (applications.ResNet18, {}, 11_689_512 + 2 * 4_800),
+    (applications.ResNet34, {}, 21_797_672 + 2 * 8_512),
+    (applications.VGG16, {"include_top": False}, 14_714_688),
+    (applications.LeNet5, {}, 61_706),
+    (applications.LeNet5, {"input_shape": (32, 32, 1)}, 61_706),
+    (applications.MnistCNN, {}, 1_199_882),
+    (applications.Cifar10CNN, {}, 1_250_858),
+    (applications.AlexNet, {}, 1_756_426),
+    (applications.SmallVGG, {}, 550_570),
+]
+
+
+def _build(factory, kwargs):
+    if factory in (applications.ResNet50, applications.ResNet18, applications.ResNet34,
+                   applications.VGG16):
+        kwargs = {"weights": None, **kwargs}
+    return factory(**kwargs)
+
+
+@pytest.mark.parametrize(("factory", "kwargs", "expected"), KERAS_COUNTS,
+                         ids=lambda v: getattr(v, "__name__", None) or str(v))
+def test_param_counts_match_keras(factory, kwargs, expected):
+    assert _build(factory, kwargs).count_params() == expected
+
+
+@pytest.mark.slow
+def test_vgg16_with_top_param_count():
+    # slow: glorot-initializing fc1's 102.8M weights takes seconds
+    assert applications.VGG16(weights=None).count_params() == 138_357_544
+
+
+def test_keras_module_paths_and_layer_names():
+    assert resnet.ResNet50 is applications.ResNet50
+    assert vgg16.VGG16 is applications.VGG16
+    model = applications.ResNet50(weights=None)
+    assert [layer.name for layer in model.layers][1:4] == ["conv1_pad", "conv1_conv", "conv1_bn"]
+    for name in ("conv2_block1_0_conv", "conv2_block1_1_conv", "conv4_block6_3_bn",
+                 "conv5_block3_out", "avg_pool", "predictions"):
+        model.get_layer(name)
+    assert model.compute_output_shape((None, 224, 224, 3)) == (None, 1000)
+
+
+def test_resnet50_notop_output_shapes():
+    model = applications.ResNet50(weights=None, include_top=False, input_shape=(64, 64, 3))
+    assert model.compute_output_shape((None, 64, 64, 3)) == (None, 2, 2, 2048)
+    pooled = applications.ResNet50(weights=None, include_top=False, pooling="max",
+                                   input_shape=(32, 32, 3))
+    assert pooled.compute_output_shape((None, 32, 32, 3)) == (None, 2048)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"weights": "nonexistent.h5"}, "The `weights` argument should be either"),
+    ({"weights": "imagenet", "classes": 10}, "`classes` should be 1000"),
+    ({"weights": None, "include_top": False, "input_shape": (16, 16, 3)},
+     "Input size must be at least 32x32"),
+    ({"weights": "imagenet", "input_shape": (64, 64, 3)}, "`input_shape` should be"),
+])
+def test_keras_argument_errors(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        applications.ResNet50(**kwargs)
+
+
+def test_resnet18_has_no_imagenet_weights():
+    with pytest.raises(ValueError, match="no ImageNet weights for resnet18"):
+        applications.ResNet18(weights="imagenet")
