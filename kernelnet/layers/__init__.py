@@ -29,7 +29,7 @@ from kernelnet.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
-from kernelnet.layers.reshaping import ZeroPadding2D
+from kernelnet.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from kernelnet.utils.registry import get_from_registry
 
 # Keras aliases: the same classes under their other names.
@@ -42,9 +42,9 @@ LRN = LocalResponseNormalization
 
 _CLASSES = [
     Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
-    Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, Lambda,
+    Cropping2D, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, Lambda,
     LayerNormalization, LeakyReLU, LocalResponseNormalization, MaxPooling2D, Maximum, Minimum,
-    Multiply, Permute, PReLU, ReLU, Reshape, Softmax, Subtract, ZeroPadding2D,
+    Multiply, Permute, PReLU, ReLU, Reshape, Softmax, Subtract, UpSampling2D, ZeroPadding2D,
 ]
 
 
