@@ -21,7 +21,15 @@ class ModelCheckpoint(Callback):
     (1-based, batch-level saving only) and any log key:
     `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`.
     Missing parent directories are created. Saving goes through `model.save(path, overwrite=True)`
-    or `model.save_weights(path, overwrite=True)`.
+    or `model.save_weights(path, overwrite=True)`; both write atomically.
+
+    A save is skipped (with a message) when the logged `loss` is NaN or infinite, so after
+    `TerminateOnNaN` stops a run the file still holds the last good model.
+
+    Exact resuming: a full save (the default) also stores the optimizer state and kernelnet's
+    random-generator state. `model = load_model(path)`, then
+    `kernelnet.saving.restore_training_state(path)` and `model.fit(..., initial_epoch=E)`
+    continue the run as if it had never stopped (bit for bit, with epoch-end checkpoints).
 
     Args:
         filepath: path or format string of the file to write.
@@ -91,6 +99,11 @@ class ModelCheckpoint(Callback):
 
     def _save_model(self, epoch: int, batch: int | None, logs: dict) -> None:
         filepath = self._get_file_path(epoch, batch, logs)
+        loss = logs.get("loss")
+        if loss is not None and not np.all(np.isfinite(loss)):
+            print_msg(f"Epoch {epoch + 1}: loss is {float(np.mean(loss))}, not saving the model "
+                      f"to {filepath} (the last good save is kept)")
+            return
         if not self.save_best_only:
             if self.verbose > 0:
                 print_msg(f"Epoch {epoch + 1}: saving model to {filepath}")

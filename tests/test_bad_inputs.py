@@ -1,0 +1,538 @@
+"""The bad-input matrix: every public entry point given something wrong.
+
+Each case asserts the exception type, the distinctive part of its message (the `Received: ...`
+fragment, the file name, the layer name) and that nothing was written half: after the failure
+the folder holds exactly the files it held before, byte for byte, with no temporary left over.
+"""
+
+import io
+import json
+import pickle
+import re
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from kernelnet import backend, cli, layers, losses, optimizers, utils
+from kernelnet.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
+from kernelnet.datasets import _formats, cifar100
+from kernelnet.models import Sequential, load_model
+from kernelnet.preprocessing.image import ImageDataGenerator
+from kernelnet.saving import restore_training_state
+
+CASES = []
+
+
+def case(exc, match):
+    """Registers `setup(tmp) -> call`: the setup may write files; only `call()` must raise."""
+
+    def register(setup):
+        CASES.append(pytest.param(setup, exc, match, id=setup.__name__))
+        return setup
+
+    return register
+
+
+def model(channels=1, compiled=True):
+    m = Sequential([
+        layers.Conv2D(2, 3, input_shape=(6, 6, channels), name="conv"),
+        layers.Flatten(),
+        layers.Dense(3, activation="softmax", name="head"),
+    ])
+    if compiled:
+        m.compile("adam", "sparse_categorical_crossentropy")
+    return m
+
+
+X, Y = np.zeros((4, 6, 6, 1)), np.zeros(4, int)
+
+
+def saved(tmp: Path, name="m.kn") -> Path:
+    m = model()
+    m.fit(X, Y, verbose=0)
+    m.save(tmp / name)
+    return tmp / name
+
+
+def zip_with(path: Path, **members) -> Path:
+    with zipfile.ZipFile(path, "w") as zf:
+        for name, blob in members.items():
+            zf.writestr(name.replace("__", "."), blob)
+    return path
+
+
+def members(path: Path) -> dict:
+    with zipfile.ZipFile(path) as zf:
+        return {n.replace(".", "__"): zf.read(n) for n in zf.namelist()}
+
+
+# ---------------------------------------------------------------- layers
+@case(ValueError, r"`filters` of Conv2D: expected a positive integer. Received: filters=0")
+def conv_filters_zero(tmp):
+    return lambda: layers.Conv2D(0, 3)
+
+
+@case(ValueError, r"`kernel_size` argument of Conv2D .* Received: kernel_size=\(3, 0\)")
+def conv_kernel_size_zero(tmp):
+    return lambda: layers.Conv2D(2, (3, 0))
+
+
+@case(ValueError, r"Invalid `padding` for Conv2D: .* Received: padding='full'")
+def conv_padding_unknown(tmp):
+    return lambda: layers.Conv2D(2, 3, padding="full")
+
+
+@case(ValueError, r"Unknown activation 'rleu'.* Did you mean 'relu'\?")
+def activation_typo(tmp):
+    return lambda: layers.Dense(2, activation="rleu")
+
+
+@case(ValueError, r"Unknown initializer 'glorot'")
+def initializer_typo(tmp):
+    return lambda: layers.Conv2D(2, 3, kernel_initializer="glorot")(np.zeros((1, 5, 5, 1)))
+
+
+@case(ValueError, r"`units` of Dense: expected a positive integer. Received: units='10'")
+def dense_units_string(tmp):
+    return lambda: layers.Dense("10")
+
+
+@case(ValueError, r"`rate` of Dropout: expected a float in \[0, 1\). Received: rate=1.5")
+def dropout_rate_too_big(tmp):
+    return lambda: layers.Dropout(1.5)
+
+
+@case(ValueError, r"\(MaxPooling2D\) would produce an empty output: input spatial size \(3, 3\)")
+def pool_larger_than_input(tmp):
+    return lambda: layers.MaxPooling2D(4)(np.zeros((1, 3, 3, 1)))
+
+
+@case(ValueError, r"\(Conv2D\) expects 4D input .* Received input with shape \(2, 6, 6\)\. "
+                  r"If these are single-channel images")
+def conv_input_without_channel_axis(tmp):
+    return lambda: layers.Conv2D(2, 3)(np.zeros((2, 6, 6)))
+
+
+@case(ValueError, r"was built for inputs with 4 features but received shape \(2, 5\)")
+def dense_called_with_other_width(tmp):
+    dense = layers.Dense(2)
+    dense(np.zeros((2, 4)))
+    return lambda: dense(np.zeros((2, 5)))
+
+
+@case(ValueError, r"\(Reshape\) cannot reshape input of shape \(2, 12\).*target_shape=\(5, 5\)")
+def reshape_wrong_size(tmp):
+    return lambda: layers.Reshape((5, 5))(np.zeros((2, 12)))
+
+
+@case(ValueError, r"\(Add\) requires inputs with matching shapes. Received: input shapes "
+                  r"\(2, 3\) and \(2, 4\)")
+def add_mismatched_shapes(tmp):
+    return lambda: layers.Add()([np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+@case(TypeError, r"Unrecognized keyword arguments passed to Dense: \{'foo': 1\}")
+def layer_unknown_keyword(tmp):
+    return lambda: layers.Dense(2, foo=1)
+
+
+# ---------------------------------------------------------------- models: fit/evaluate/predict
+@case(RuntimeError, r"You must call `compile\(\)` before `fit\(\)`")
+def fit_before_compile(tmp):
+    return lambda: model(compiled=False).fit(X, Y, verbose=0)
+
+
+@case(RuntimeError, r"You must call `compile\(\)` before `evaluate\(\)`")
+def evaluate_before_compile(tmp):
+    return lambda: model(compiled=False).evaluate(X, Y, verbose=0)
+
+
+@case(ValueError, r"inconsistent numbers of samples: x has 4, y has 3")
+def fit_x_y_lengths_differ(tmp):
+    return lambda: model().fit(X, Y[:3], verbose=0)
+
+
+@case(ValueError, r"`x` contains NaN or infinite values \(first in sample 2\)")
+def fit_nan_in_x(tmp):
+    x = X.copy()
+    x[2, 1, 1, 0] = np.nan
+    return lambda: model().fit(x, Y, verbose=0)
+
+
+@case(ValueError, r"`y` contains NaN or infinite values \(first in sample 1\)")
+def fit_inf_in_y(tmp):
+    return lambda: model().fit(X, np.array([0.0, np.inf, 1.0, 0.0]), verbose=0)
+
+
+@case(ValueError, r"expected shape \(None, 6, 6, 1\), received \(4, 7, 7, 1\)")
+def fit_wrong_image_size(tmp):
+    return lambda: model().fit(np.zeros((4, 7, 7, 1)), Y, verbose=0)
+
+
+@case(TypeError, r"Expected `x` to be numeric .* Received dtype '<U1'")
+def fit_string_data(tmp):
+    return lambda: model().fit(np.full((4, 6, 6, 1), "a"), Y, verbose=0)
+
+
+@case(ValueError, r"`batch_size` of fit: expected a positive integer. Received: batch_size=0")
+def fit_batch_size_zero(tmp):
+    return lambda: model().fit(X, Y, batch_size=0, verbose=0)
+
+
+@case(ValueError, r"`epochs` of fit: expected a non-negative integer. Received: epochs='3'")
+def fit_epochs_string(tmp):
+    return lambda: model().fit(X, Y, epochs="3", verbose=0)
+
+
+@case(ValueError, r"`validation_split` must be in \(0, 1\). Received: validation_split=2")
+def fit_validation_split_too_big(tmp):
+    return lambda: model().fit(X, Y, validation_split=2, verbose=0)
+
+
+@case(ValueError, r"fit\(\) needs targets: pass `y`")
+def fit_without_targets(tmp):
+    return lambda: model().fit(X, verbose=0)
+
+
+@case(TypeError, r"Unrecognized data type for `x` in fit\(\).* Received: int")
+def fit_on_a_number(tmp):
+    return lambda: model().fit(5, verbose=0)
+
+
+@case(ValueError, r"label value of 5 which is outside the valid range of \[0, 3\)")
+def fit_label_out_of_range(tmp):
+    return lambda: model().fit(X, np.array([0, 1, 5, 0]), verbose=0)
+
+
+@case(ValueError, r"Loss 'categorical_crossentropy' expects one-hot targets .* Received targets "
+                  r"of shape \(4,\)\. If your targets are integer class ids")
+def categorical_loss_with_integer_labels(tmp):
+    m = model(compiled=False)
+    m.compile("adam", "categorical_crossentropy")
+    return lambda: m.fit(X, Y, verbose=0)
+
+
+@case(ValueError, r"expected shape \(None, 6, 6, 1\), received \(2, 6, 6, 3\)")
+def predict_rgb_into_grayscale_model(tmp):
+    return lambda: model().predict(np.zeros((2, 6, 6, 3)), verbose=0)
+
+
+@case(ValueError, r"predict\(\) received no data: `x` is empty")
+def predict_empty(tmp):
+    return lambda: model().predict(np.zeros((0, 6, 6, 1)), verbose=0)
+
+
+# ---------------------------------------------------------------- losses, optimizers, utils
+@case(ValueError, r"Unknown loss 'crossentropyy'")
+def compile_loss_typo(tmp):
+    return lambda: model(compiled=False).compile("adam", "crossentropyy")
+
+
+@case(ValueError, r"Unknown optimizer 'adamm'.* Did you mean 'adam'\?")
+def compile_optimizer_typo(tmp):
+    return lambda: model(compiled=False).compile("adamm", "mse")
+
+
+@case(ValueError, r"Unknown metric 'accc'")
+def compile_metric_typo(tmp):
+    return lambda: model(compiled=False).compile("adam", "mse", metrics=["accc"])
+
+
+@case(ValueError, r"Loss 'mean_squared_error' expects targets with the same shape as the model "
+                  r"output \(batch, 4\)\. Received targets of shape \(2, 3\)")
+def mse_shape_mismatch(tmp):
+    return lambda: losses.get("mse")(np.zeros((2, 3)), np.zeros((2, 4)))
+
+
+@case(ValueError, r"`learning_rate` of Adam: expected a non-negative float. "
+                  r"Received: learning_rate=-1")
+def adam_negative_learning_rate(tmp):
+    return lambda: optimizers.Adam(learning_rate=-1)
+
+
+@case(ValueError, r"`beta_1` of Adam: expected a float in \[0, 1\). Received: beta_1=1.5")
+def adam_beta_out_of_range(tmp):
+    return lambda: optimizers.Adam(beta_1=1.5)
+
+
+@case(ValueError, r"Only one of `clipnorm`, `clipvalue` and `global_clipnorm` can be set")
+def optimizer_two_clippings(tmp):
+    return lambda: optimizers.SGD(clipnorm=1, clipvalue=1)
+
+
+@case(ValueError, r"not recognized by SGD: \['lrr'\]")
+def optimizer_unknown_keyword(tmp):
+    return lambda: optimizers.SGD(lrr=0.1)
+
+
+@case(ValueError, r"gradient shape \(3,\) does not match weight shape \(4,\)")
+def optimizer_gradient_shape(tmp):
+    return lambda: optimizers.SGD().apply([np.zeros(3)], [np.zeros(4)])
+
+
+@case(ValueError, r"received class id 5, which is out of range for num_classes=3")
+def to_categorical_out_of_range(tmp):
+    return lambda: utils.to_categorical([0, 5], 3)
+
+
+@case(TypeError, r"set_random_seed\(\) expects an int. Received: seed='a'")
+def seed_not_an_int(tmp):
+    return lambda: utils.set_random_seed("a")
+
+
+@case(ValueError, r"Unknown `floatx` value.* Received: floatx='int8'")
+def floatx_unknown(tmp):
+    return lambda: backend.set_floatx("int8")
+
+
+# ---------------------------------------------------------------- callbacks
+@case(ValueError, r"`save_freq` of ModelCheckpoint: .* Received: save_freq=0")
+def checkpoint_save_freq_zero(tmp):
+    return lambda: ModelCheckpoint(tmp / "c.kn", save_freq=0)
+
+
+@case(ValueError, r"`mode` of EarlyStopping: .* Received: mode='up'")
+def early_stopping_mode(tmp):
+    return lambda: EarlyStopping(mode="up")
+
+
+@case(ValueError, r"`separator` of CSVLogger: expected a single character")
+def csv_logger_separator(tmp):
+    return lambda: CSVLogger(tmp / "log.csv", separator=";;")
+
+
+@case(KeyError, r"Failed to format the ModelCheckpoint filepath .*field 'val_acc'")
+def checkpoint_path_field_missing(tmp):
+    ckpt = ModelCheckpoint(str(tmp / "m-{val_acc:.2f}.kn"))
+    return lambda: model().fit(X, Y, epochs=1, verbose=0, callbacks=[ckpt])
+
+
+# ---------------------------------------------------------------- datasets and image folders
+@case(ValueError, r"Invalid `label_mode` for cifar100.load_data\(\).* "
+                  r"Received: label_mode='medium'")
+def cifar100_label_mode(tmp):
+    return lambda: cifar100.load_data(label_mode="medium")
+
+
+@case(ValueError, r"x.idx is truncated or corrupted: its header announces shape \(2, 2, 2\)")
+def idx_file_truncated(tmp):
+    data = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") * 3 + bytes(3)
+    return lambda: _formats.parse_idx(data, "x.idx")
+
+
+class _Evil:
+    def __reduce__(self):
+        import os
+
+        return os.system, ("echo pwned",)
+
+
+@case(pickle.UnpicklingError, r"Refusing to load (posix|nt|os)\.system from a CIFAR batch")
+def cifar_batch_with_code(tmp):
+    data = pickle.dumps({b"data": _Evil(), b"labels": [0]})
+    return lambda: _formats.parse_cifar_batch(data)
+
+
+@case(FileNotFoundError, r"Image directory '.*nope' does not exist")
+def image_folder_missing(tmp):
+    return lambda: ImageDataGenerator().flow_from_directory(str(tmp / "nope"))
+
+
+@case(ValueError, r"Found no images in '.*empty'\. Expected one subfolder per class")
+def image_folder_empty(tmp):
+    (tmp / "empty").mkdir()
+    return lambda: ImageDataGenerator().flow_from_directory(str(tmp / "empty"))
+
+
+@case(ValueError, r"`class_mode` of flow_from_directory\(\).* Received: class_mode='multi'")
+def image_folder_class_mode(tmp):
+    return lambda: ImageDataGenerator().flow_from_directory(str(tmp), class_mode="multi")
+
+
+@case(ValueError, r"flow\(\) expects `x` of rank 4 .* Received: x.shape=\(4, 8, 8\)")
+def augment_flow_without_channel_axis(tmp):
+    return lambda: ImageDataGenerator().flow(np.zeros((4, 8, 8)))
+
+
+# ---------------------------------------------------------------- files
+@case(FileNotFoundError, r"No file or directory found at '.*missing.kn'")
+def load_missing_file(tmp):
+    return lambda: load_model(tmp / "missing.kn")
+
+
+@case(IsADirectoryError, r"is a directory, not a model file")
+def load_a_directory(tmp):
+    return lambda: load_model(tmp)
+
+
+@case(ValueError, r"'.*junk.kn' is not a model file kernelnet can read.* starts with bytes "
+                  r"b'not a mo'")
+def load_foreign_file(tmp):
+    (tmp / "junk.kn").write_bytes(b"not a model at all")
+    return lambda: load_model(tmp / "junk.kn")
+
+
+@pytest.mark.parametrize("cut", ["half", "head", "tail"])
+def test_truncated_model_file_is_named(tmp_path, cut):
+    data = saved(tmp_path).read_bytes()
+    keep = {"half": len(data) // 2, "head": 100, "tail": len(data) - 10}[cut]
+    (tmp_path / "cut.kn").write_bytes(data[:keep])
+    with pytest.raises(ValueError, match=r"'.*cut.kn' is a truncated or corrupted zip archive"):
+        load_model(tmp_path / "cut.kn")
+
+
+@case(ValueError, r"Could not read model file '.*nocfg.kn': .*config.json")
+def zip_without_config(tmp):
+    path = zip_with(tmp / "nocfg.kn", weights__npz=members(saved(tmp))["weights__npz"])
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'.*other.kn' is not a kernelnet model file \(config.json has "
+                  r"format='list'")
+def zip_config_not_an_object(tmp):
+    path = zip_with(tmp / "other.kn", config__json="[1, 2]",
+                    weights__npz=members(saved(tmp))["weights__npz"])
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"Could not read the weights in '.*pickled.kn': .*pickled objects, which "
+                  r"kernelnet never loads")
+def weights_with_pickled_objects(tmp):
+    buffer = io.BytesIO()
+    np.savez(buffer, a=np.array([{"x": 1}], dtype=object))
+    path = zip_with(tmp / "pickled.kn", config__json=members(saved(tmp))["config__json"],
+                    weights__npz=buffer.getvalue())
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"Could not read model file '.*crc.kn': Bad CRC-32 for file 'weights.npz'")
+def weights_bit_flip(tmp):
+    data = bytearray(saved(tmp).read_bytes())
+    data[data.find(b"\x93NUMPY") + 200] ^= 0xFF          # inside the first weight array
+    (tmp / "crc.kn").write_bytes(bytes(data))
+    return lambda: load_model(tmp / "crc.kn")
+
+
+@case(ValueError, r"Could not rebuild the model saved in '.*evil.kn': Unknown layer 'os.system'")
+def config_names_unregistered_class(tmp):
+    parts = members(saved(tmp))
+    config = json.loads(parts["config__json"])
+    config["config"]["layers"][0]["class_name"] = "os.system"
+    path = zip_with(tmp / "evil.kn", config__json=json.dumps(config),
+                    weights__npz=parts["weights__npz"])
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"layer 'conv' \(Conv2D\), weight 'kernel': the file has \(3, 3, 1, 2\) but "
+                  r"the layer has \(3, 3, 3, 2\)")
+def weights_shape_mismatch(tmp):
+    model().save_weights(tmp / "w.npz")
+    return lambda: model(channels=3).load_weights(tmp / "w.npz")
+
+
+@case(ValueError, r"holds 4 arrays but model .* has 2 weights")
+def weights_count_mismatch(tmp):
+    model().save_weights(tmp / "w.npz")
+    return lambda: Sequential([layers.Dense(2, input_shape=(3,))]).load_weights(tmp / "w.npz")
+
+
+@case(ValueError, r"'.*w.npz' holds only weights; build the model and call model.load_weights")
+def load_model_on_weights_file(tmp):
+    model().save_weights(tmp / "w.npz")
+    return lambda: load_model(tmp / "w.npz")
+
+
+@case(FileExistsError, r"'.*m.kn' already exists and overwrite=False")
+def save_without_overwrite(tmp):
+    path = saved(tmp)
+    return lambda: model().save(path, overwrite=False)
+
+
+@case(IsADirectoryError, r"Cannot write to '.*': it is an existing directory")
+def save_onto_a_directory(tmp):
+    return lambda: model().save(tmp)
+
+
+@case(ValueError, r"All layer names in model .* must be unique. Duplicated: \['d'\]")
+def duplicate_layer_names(tmp):
+    return lambda: Sequential([layers.Dense(2, input_shape=(3,), name="d"),
+                               layers.Dense(2, name="d")])
+
+
+@case(ValueError, r"'.*bare.kn' holds no training state: it was saved with "
+                  r"include_optimizer=False")
+def restore_state_missing(tmp):
+    model().save(tmp / "bare.kn", include_optimizer=False)
+    return lambda: restore_training_state(tmp / "bare.kn")
+
+
+def _snapshot(folder: Path) -> dict:
+    return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
+            if p.is_file()}
+
+
+@pytest.mark.parametrize("setup,exc,match", CASES)
+def test_bad_input(tmp_path, setup, exc, match):
+    call = setup(tmp_path)
+    before = _snapshot(tmp_path)
+    with pytest.raises(exc, match=match):
+        call()
+    assert _snapshot(tmp_path) == before, "a failed call created or changed files"
+
+
+def test_matrix_is_large_enough():
+    assert len(CASES) >= 40
+
+
+def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
+    """A crash mid-write leaves the previous model intact and no temporary file."""
+    from kernelnet import saving
+
+    path = saved(tmp_path)
+    before = path.read_bytes()
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(saving.os, "fsync", crash)
+    with pytest.raises(KeyboardInterrupt):
+        model().save(path)
+    assert _snapshot(tmp_path) == {Path("m.kn"): before}
+    load_model(path)
+
+
+# ---------------------------------------------------------------- command line
+CLI_CASES = [
+    (["frobnicate"], r"invalid choice: 'frobnicate'"),
+    (["train", "--arch", "lenet5", "--epochs", "0"],
+     r"argument --epochs: expected a positive integer, received '0'"),
+    (["train", "--arch", "lenet5", "--data", "synthetic", "--lr", "-1"],
+     r"argument --lr: expected a positive number, received '-1'"),
+    (["train", "--arch", "lenett", "--data", "synthetic", "--epochs", "1"],
+     r"Unknown architecture 'lenett'"),
+    (["train", "--arch", "lenet5", "--data", "nosuch"], r"Unknown dataset 'nosuch'"),
+    (["train", "--resume", "{tmp}/nope"], r"--resume '.*nope': no run.json there"),
+    (["evaluate", "{tmp}/missing.kn", "--data", "synthetic"], r"No model file at '.*missing.kn'"),
+    (["evaluate", "{tmp}/cut.kn", "--data", "synthetic"],
+     r"Could not read a model from '.*cut.kn': .*truncated or corrupted zip archive"),
+    (["predict", "{tmp}/m.kn", "{tmp}/nothing"], r"No such file or folder: '.*nothing'"),
+    (["summary", "resnet5"], r"Unknown architecture 'resnet5'.*Did you mean 'resnet50'\?"),
+]
+
+
+@pytest.mark.parametrize("argv,match", CLI_CASES, ids=lambda v: v if isinstance(v, str) else
+                         "_".join(v[:2]))
+def test_cli_one_line_errors(tmp_path, capsys, argv, match):
+    data = saved(tmp_path).read_bytes()
+    (tmp_path / "cut.kn").write_bytes(data[: len(data) // 2])
+    before = _snapshot(tmp_path)
+    argv = [a.format(tmp=tmp_path) for a in argv]
+    argv += ["--out", str(tmp_path / "run")] if argv[0] == "train" else []
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kernelnet: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert re.search(match, err), err
+    assert _snapshot(tmp_path) == before
