@@ -7,6 +7,7 @@ the folder holds exactly the files it held before, byte for byte, with no tempor
 
 import io
 import json
+import os
 import pickle
 import re
 import zipfile
@@ -17,9 +18,9 @@ import pytest
 
 from kernelnet import backend, cli, layers, losses, optimizers, utils
 from kernelnet.callbacks import CSVLogger, EarlyStopping, ModelCheckpoint
-from kernelnet.datasets import _formats, cifar100
+from kernelnet.datasets import _formats, cifar10, cifar100, mnist
 from kernelnet.models import Sequential, load_model
-from kernelnet.preprocessing.image import ImageDataGenerator
+from kernelnet.preprocessing.image import ImageDataGenerator, load_img
 from kernelnet.saving import restore_training_state
 
 CASES = []
@@ -131,6 +132,18 @@ def reshape_wrong_size(tmp):
                   r"\(2, 3\) and \(2, 4\)")
 def add_mismatched_shapes(tmp):
     return lambda: layers.Add()([np.zeros((2, 3)), np.zeros((2, 4))])
+
+
+@case(ValueError, r"`momentum` of BatchNormalization: expected a float in \[0, 1\]\. "
+                  r"Received: momentum=2\.")
+def batchnorm_momentum_too_big(tmp):
+    return lambda: layers.BatchNormalization(momentum=2)
+
+
+@case(ValueError, r"`epsilon` of BatchNormalization: expected a positive float\. "
+                  r"Received: epsilon=0\.")
+def batchnorm_epsilon_zero(tmp):
+    return lambda: layers.BatchNormalization(epsilon=0)
 
 
 @case(TypeError, r"Unrecognized keyword arguments passed to Dense: \{'foo': 1\}")
@@ -322,6 +335,53 @@ def idx_file_truncated(tmp):
     return lambda: _formats.parse_idx(data, "x.idx")
 
 
+@case(ValueError, r"x.idx is truncated or corrupted: its header announces 3 dimension\(s\), so "
+                  r"the header alone needs 16 bytes\. Received: 9 bytes")
+def idx_header_cut_inside_the_sizes(tmp):
+    data = bytes([0, 0, 8, 3]) + (2).to_bytes(4, "big") + bytes(1)
+    return lambda: _formats.parse_idx(data, "x.idx")
+
+
+@case(ValueError, r"'.*garbage.npz' is not a usable MNIST npz file: NumPy cannot read it as an "
+                  r"npz archive\. Expected .* x_train, y_train, x_test, y_test .* Received: a "
+                  r"file starting with bytes b'not a zi'\. Delete it")
+def mnist_npz_garbage(tmp):
+    (tmp / "garbage.npz").write_bytes(b"not a zip, not an npy")
+    return lambda: mnist.load_data(str(tmp / "garbage.npz"))
+
+
+@case(ValueError, r"'.*keys.npz' is not a usable MNIST npz file: x_train missing\. Expected .*"
+                  r"Received: keys \['y_train', 'x_test', 'y_test', 'images'\]")
+def mnist_npz_without_x_train(tmp):
+    np.savez(tmp / "keys.npz", y_train=Y, x_test=X, y_test=Y, images=X)
+    return lambda: mnist.load_data(str(tmp / "keys.npz"))
+
+
+def _with_home(tmp: Path, load):
+    """`load()` with KERNELNET_HOME=tmp, restored afterwards."""
+
+    def call():
+        before = os.environ.get("KERNELNET_HOME")
+        os.environ["KERNELNET_HOME"] = str(tmp)
+        try:
+            return load()
+        finally:
+            if before is None:
+                del os.environ["KERNELNET_HOME"]
+            else:
+                os.environ["KERNELNET_HOME"] = before
+
+    return call
+
+
+@case(ValueError, r"'.*cifar-10-python.tar.gz' is not a readable CIFAR-10 archive: it is "
+                  r"truncated or corrupted \(ReadError: .*\)\. .* Delete it")
+def cifar_archive_corrupt(tmp):
+    (tmp / "datasets").mkdir()
+    (tmp / "datasets" / "cifar-10-python.tar.gz").write_bytes(b"\x1f\x8b" + bytes(100))
+    return _with_home(tmp, cifar10.load_data)
+
+
 class _Evil:
     def __reduce__(self):
         import os
@@ -349,6 +409,62 @@ def image_folder_empty(tmp):
 @case(ValueError, r"`class_mode` of flow_from_directory\(\).* Received: class_mode='multi'")
 def image_folder_class_mode(tmp):
     return lambda: ImageDataGenerator().flow_from_directory(str(tmp), class_mode="multi")
+
+
+@case(ValueError, r"Found no readable images in '.*broken'\. Expected one subfolder per class"
+                  r".* 2 image file\(s\) were found but none is readable, e\.g\. '.*0\.png'")
+def image_folder_only_unreadable_files(tmp):
+    (tmp / "broken" / "cats").mkdir(parents=True)
+    for name in ("0.png", "1.jpg"):
+        (tmp / "broken" / "cats" / name).write_bytes(b"not an image")
+    return lambda: ImageDataGenerator().flow_from_directory(str(tmp / "broken"))
+
+
+@case(ValueError, r"`rotation_range` of ImageDataGenerator: expected a non-negative number\. "
+                  r"Received: rotation_range=-5\.")
+def augment_negative_rotation(tmp):
+    return lambda: ImageDataGenerator(rotation_range=-5)
+
+
+@case(ValueError, r"`zoom_range` of ImageDataGenerator: expected a float in \[0, 1\) or a pair "
+                  r"\(lower, upper\) of positive factors with lower <= upper\. "
+                  r"Received: zoom_range=-1\.")
+def augment_negative_zoom(tmp):
+    return lambda: ImageDataGenerator(zoom_range=-1)
+
+
+@case(ValueError, r"Received: zoom_range=\(0, 1\.2\)\.")
+def augment_zoom_pair_with_zero(tmp):
+    return lambda: ImageDataGenerator(zoom_range=(0, 1.2))
+
+
+@case(ValueError, r"`width_shift_range` of ImageDataGenerator: expected a non-negative float .*"
+                  r"Received: width_shift_range=-0\.1\.")
+def augment_negative_shift(tmp):
+    return lambda: ImageDataGenerator(width_shift_range=-0.1)
+
+
+@case(ValueError, r"`shear_range` of ImageDataGenerator: .* Received: shear_range=-10\.")
+def augment_negative_shear(tmp):
+    return lambda: ImageDataGenerator(shear_range=-10)
+
+
+@case(ValueError, r"`brightness_range` of ImageDataGenerator: expected None or a pair \(lower, "
+                  r"upper\) of non-negative factors with lower <= upper\. "
+                  r"Received: brightness_range=0\.5\.")
+def augment_brightness_not_a_pair(tmp):
+    return lambda: ImageDataGenerator(brightness_range=0.5)
+
+
+@case(FileNotFoundError, r"No image file at '.*nope\.png'")
+def load_img_missing_file(tmp):
+    return lambda: load_img(tmp / "nope.png")
+
+
+@case(ValueError, r"Could not read image '.*fake\.png': Pillow says UnidentifiedImageError: ")
+def load_img_not_an_image(tmp):
+    (tmp / "fake.png").write_bytes(b"GIF89a but not really")
+    return lambda: load_img(tmp / "fake.png")
 
 
 @case(ValueError, r"flow\(\) expects `x` of rank 4 .* Received: x.shape=\(4, 8, 8\)")
@@ -511,7 +627,7 @@ CLI_CASES = [
     (["train", "--arch", "lenet5", "--data", "synthetic", "--lr", "-1"],
      r"argument --lr: expected a positive number, received '-1'"),
     (["train", "--arch", "lenett", "--data", "synthetic", "--epochs", "1"],
-     r"Unknown architecture 'lenett'"),
+     r"Unknown architecture 'lenett'. Expected one of lenet5, .* Did you mean 'lenet5'\?"),
     (["train", "--arch", "lenet5", "--data", "nosuch"], r"Unknown dataset 'nosuch'"),
     (["train", "--resume", "{tmp}/nope"], r"--resume '.*nope': no run.json there"),
     (["evaluate", "{tmp}/missing.kn", "--data", "synthetic"], r"No model file at '.*missing.kn'"),

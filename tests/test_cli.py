@@ -11,10 +11,10 @@ from kernelnet.cli import _data
 pytest.importorskip("matplotlib")
 
 
-def train(tmp_path, *extra, out="run"):
+def train(tmp_path, *extra, out="run", callbacks=None):
     return cli.main(["train", "--arch", "lenet5", "--data", "synthetic", "--samples", "48",
                      "--test-samples", "24", "--epochs", "1", "--batch-size", "16", "--seed", "0",
-                     "--verbose", "0", "--out", str(tmp_path / out), *extra])
+                     "--verbose", "0", "--out", str(tmp_path / out), *extra], callbacks=callbacks)
 
 
 @pytest.fixture(scope="module")
@@ -115,6 +115,38 @@ def test_ctrl_c_saves_checkpoint_and_resume_continues(tmp_path, capsys):
     assert len(history["loss"]) == 3                      # epoch 1 (done) + epochs 2, 3
     assert not (tmp_path / "run" / "checkpoint.kn").exists()
     assert len((tmp_path / "run" / "history.csv").read_text().strip().splitlines()) == 4
+
+
+class InterruptAfterEpoch(callbacks.Callback):
+    """Presses Ctrl-C right after epoch `epoch` ends (its history is recorded)."""
+
+    def __init__(self, epoch):
+        super().__init__()
+        self.epoch = epoch
+
+    def on_epoch_end(self, epoch, logs=None):
+        if epoch == self.epoch:
+            raise KeyboardInterrupt
+
+
+def test_ctrl_c_then_resume_equals_an_uninterrupted_run_bit_for_bit(tmp_path, float64):
+    """The resumed run restores the shuffling stream too, so its weights match exactly."""
+    from kernelnet import utils
+    from kernelnet.models import load_model
+
+    assert train(tmp_path, "--epochs", "3", out="straight") == 0
+    assert train(tmp_path, "--epochs", "3", out="cut", callbacks=[InterruptAfterEpoch(0)]) == 130
+    utils.set_random_seed(123)                            # a new process: the stream is anywhere
+    assert cli.main(["train", "--resume", str(tmp_path / "cut"), "--verbose", "0"]) == 0
+    straight = load_model(tmp_path / "straight" / "model.kn")
+    resumed = load_model(tmp_path / "cut" / "model.kn")
+    assert resumed.optimizer.iterations == straight.optimizer.iterations == 9
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        assert a.dtype == b.dtype == np.float64
+        np.testing.assert_array_equal(a, b)
+    history = [json.loads((tmp_path / run / "history.json").read_text())["loss"]
+               for run in ("straight", "cut")]
+    assert history[0] == history[1]
 
 
 def test_resume_restores_optimizer_state(tmp_path):

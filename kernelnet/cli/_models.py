@@ -25,7 +25,7 @@ def arch_name(name: str) -> str:
     key = name.lower().replace("-", "_")
     key = ALIASES.get(key.replace("_", ""), key)
     if key not in ARCHS:
-        close = difflib.get_close_matches(key, list(ARCHS) + list(ALIASES), n=1)
+        close = difflib.get_close_matches(key, list(ARCHS), n=1)  # only names we print
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise UsageError(f"Unknown architecture {name!r}. Expected one of "
                          f"{', '.join(ARCHS)}.{hint}")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -38,8 +39,8 @@ class _RunRecorder(callbacks_module.Callback):
         (self.out / "run.json").write_text(json.dumps(self.state, indent=1))
 
 
-def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, dict, Any]:
-    """Arguments, run state and model of the interrupted (or finished) run in `--resume DIR`."""
+def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, dict, Any, Path]:
+    """Arguments, run state, model and model file of the run in `--resume DIR`."""
     out = Path(args.resume)
     run_file = out / "run.json"
     if not run_file.is_file():
@@ -51,8 +52,21 @@ def _resume_state(args: argparse.Namespace) -> tuple[argparse.Namespace, dict, A
         saved.epochs = args.epochs
     saved.verbose, saved.out, saved.resume = args.verbose, str(out), str(out)
     checkpoint = out / "checkpoint.kn"
-    model = _models.load(checkpoint if checkpoint.is_file() else out / "model.kn")
-    return saved, state, model
+    path = checkpoint if checkpoint.is_file() else out / "model.kn"
+    return saved, state, _models.load(path), path
+
+
+def _restore_random_stream(path: Path) -> None:
+    """Continues the shuffling/dropout stream saved in `path`, so a resume is bit-exact.
+
+    Files saved without a training state (include_optimizer=False) resume with a fresh stream.
+    """
+    from kernelnet import saving
+
+    with zipfile.ZipFile(path) as zf:                    # load_model has read it already
+        if saving._TRAINING_STATE not in zf.namelist():
+            return
+    saving.restore_training_state(path)
 
 
 def _new_model(args: argparse.Namespace, data: _data.Data) -> Any:
@@ -116,8 +130,9 @@ def run(args: argparse.Namespace, extra_callbacks: list | None = None) -> int:
     """Runs `kernelnet train`; returns the exit status (0, or 130 after Ctrl-C)."""
     from kernelnet import utils
 
+    resume_from = None
     if args.resume:
-        args, state, model = _resume_state(args)
+        args, state, model, resume_from = _resume_state(args)
     else:
         if not (args.arch or args.model) or (args.arch and args.model):
             raise UsageError("train needs exactly one of --arch NAME or --model FILE "
@@ -133,6 +148,8 @@ def run(args: argparse.Namespace, extra_callbacks: list | None = None) -> int:
                  rescale=1 / 255)
     recorder = _RunRecorder(out, state)
     recorder.save()
+    if resume_from is not None:  # after the seed, data and model, which may draw from it
+        _restore_random_stream(resume_from)
     try:
         _fit(model, data, args, recorder, extra_callbacks or [], state["epochs_done"])
     except KeyboardInterrupt:

@@ -36,6 +36,12 @@ def parse_idx(data: bytes, name: str = "<bytes>") -> np.ndarray:
         )
     dtype, ndim = np.dtype(_IDX_TYPES[data[2]]), data[3]
     header = 4 + 4 * ndim
+    if len(data) < header:
+        raise ValueError(
+            f"{name} is truncated or corrupted: its header announces {ndim} dimension(s), so the "
+            f"header alone needs {header} bytes. Received: {len(data)} bytes. Delete it and "
+            "download it again."
+        )
     shape = tuple(int(d) for d in np.frombuffer(data, ">u4", count=ndim, offset=4))
     expected = header + int(np.prod(shape)) * dtype.itemsize
     if len(data) != expected:

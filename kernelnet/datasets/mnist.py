@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -32,10 +33,51 @@ def load_idx_folder(folder: Path, shape: tuple[int, int] = (28, 28)):
     return (x_train, y_train), (x_test, y_test)
 
 
+KEYS = ("x_train", "y_train", "x_test", "y_test")
+
+
+def _bad_npz(path: Path, problem: str, received: str, hint: str) -> ValueError:
+    return ValueError(f"{str(path)!r} is not a usable MNIST npz file: {problem}. Expected a NumPy "
+                      f".npz archive with the arrays {', '.join(KEYS)} (Keras' mnist.npz). "
+                      f"Received: {received}. {hint}")
+
+
 def load_npz(path: Path):
-    """Reads a Keras-layout npz with keys x_train, y_train, x_test, y_test."""
-    with np.load(path, allow_pickle=False) as f:
-        return (f["x_train"], f["y_train"]), (f["x_test"], f["y_test"])
+    """Reads a Keras-layout npz with keys x_train, y_train, x_test, y_test.
+
+    Raises:
+        ValueError: naming `path`, when it is not an npz, misses a key or is corrupted.
+    """
+    path = Path(path)
+    redo = "Delete it so that it is downloaded again, or replace it with the original file."
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as err:
+        with open(path, "rb") as raw:             # NumPy's own message advises allow_pickle
+            head = raw.read(8)
+        if head.startswith(b"PK"):
+            raise _bad_npz(path, "it is a truncated or corrupted zip archive",
+                           f"{type(err).__name__}: {err}", redo) from err
+        raise _bad_npz(path, "NumPy cannot read it as an npz archive",
+                       f"a file starting with bytes {head!r}", redo) from err
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise _bad_npz(path, "it holds a single array (a .npy file)",
+                       f"an array of shape {f.shape}", redo)
+    with f:
+        missing = [k for k in KEYS if k not in f.files]
+        if missing:
+            raise _bad_npz(path, f"{', '.join(missing)} missing", f"keys {f.files}",
+                           "Save it with np.savez(path, x_train=..., y_train=..., x_test=..., "
+                           "y_test=...).")
+        try:
+            arrays = [f[k] for k in KEYS]
+        except ValueError as err:                 # object arrays: would need pickle
+            raise _bad_npz(path, "its arrays hold pickled Python objects, which kernelnet "
+                           "never loads", "object arrays", "Save plain numeric arrays.") from err
+        except (OSError, EOFError, zipfile.BadZipFile) as err:
+            raise _bad_npz(path, "it is truncated or corrupted", f"{type(err).__name__}: {err}",
+                           redo) from err
+    return (arrays[0], arrays[1]), (arrays[2], arrays[3])
 
 
 def load_data(path: str = "mnist.npz"):

@@ -22,6 +22,18 @@ def _normalize_axis(axis: int, ndim: int, who: Layer, shape: Shape) -> int:
     return axis % ndim
 
 
+def _check_epsilon(value, who: Layer) -> float:
+    """`float(value)` if it is a finite number > 0 (added to a variance), else ValueError."""
+    number = isinstance(value, (int, float, np.integer, np.floating))
+    if isinstance(value, bool) or not number or not 0 < value < np.inf:
+        raise ValueError(
+            f"Invalid value for argument `epsilon` of {type(who).__name__}: expected a positive "
+            f"float. Received: epsilon={value!r}. It is added to the variance to avoid dividing "
+            "by zero; the default is 1e-3."
+        )
+    return float(value)
+
+
 class BatchNormalization(Layer):
     """Normalizes each channel with batch statistics (training) or moving averages (inference).
 
@@ -64,13 +76,8 @@ class BatchNormalization(Layer):
                 f"Received: axis={axis!r}."
             )
         self.axis = int(axis)
-        self.momentum = float(momentum)
-        self.epsilon = float(epsilon)
-        if self.epsilon <= 0:
-            raise ValueError(
-                "Invalid value for argument `epsilon` of BatchNormalization: expected a positive "
-                f"float. Received: epsilon={epsilon!r}."
-            )
+        self.momentum = validation.check_rate(momentum, "momentum", self, upper_inclusive=True)
+        self.epsilon = _check_epsilon(epsilon, self)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = beta_initializer
         self.gamma_initializer = gamma_initializer
@@ -185,7 +192,7 @@ class LayerNormalization(Layer):
                 f"Received: axis={axis!r}."
             )
         self.axis = int(axes[0]) if not isinstance(axis, (list, tuple)) else [int(a) for a in axes]
-        self.epsilon = float(epsilon)
+        self.epsilon = _check_epsilon(epsilon, self)
         self.center, self.scale = bool(center), bool(scale)
         self.beta_initializer = beta_initializer
         self.gamma_initializer = gamma_initializer

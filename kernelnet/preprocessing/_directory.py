@@ -34,17 +34,24 @@ def _files_under(folder: str, follow_links: bool) -> list[str]:
     return found
 
 
-def _no_images_error(directory: str, subfolders: list[str]) -> ValueError:
+def _no_images_error(directory: str, subfolders: list[str],
+                     unreadable: dict[str, str] | None = None) -> ValueError:
+    """"Found no images in ..."; with `unreadable` ({path: reason}): none of them could be read."""
     exts = "/".join(WHITELIST[:5])
     example = os.path.join(directory, "cats", "001.jpg")
     hint = ""
-    if os.path.isdir(directory) and any(_is_image(f) for f in os.listdir(directory)):
+    if unreadable:
+        path, reason = next(iter(unreadable.items()))
+        hint = (f" {len(unreadable)} image file(s) were found but none is readable, e.g. "
+                f"{path!r} ({reason}). Replace or remove the broken files.")
+    elif os.path.isdir(directory) and any(_is_image(f) for f in os.listdir(directory)):
         hint = (" Images were found directly in the folder: move them into class subfolders, "
                 "or (to predict on them) put the folder inside a parent folder and pass the "
                 "parent with class_mode=None.")
+    readable = "readable " if unreadable else ""
     return ValueError(
-        f"Found no images in {directory!r}. Expected one subfolder per class containing "
-        f"{exts} files, e.g. {example}. Subfolders found: {subfolders}.{hint}"
+        f"Found no {readable}images in {directory!r}. Expected one subfolder per class "
+        f"containing {exts} files, e.g. {example}. Subfolders found: {subfolders}.{hint}"
     )
 
 
@@ -182,6 +189,8 @@ class DirectoryIterator(_iterators.Iterator):
         super().__init__(len(files), batch_size, shuffle, seed, workers)
         # Unreadable files are dropped before splitting, so the split stays stratified.
         bad = find_unreadable([os.path.join(self.directory, f) for f in files], self._pool())
+        if files and len(bad) == len(files):
+            raise _no_images_error(self.directory, names, bad)
         report_unreadable(bad, strict, self.directory)
         good = [k for k, f in enumerate(files) if os.path.join(self.directory, f) not in bad]
         files, labels = [files[k] for k in good], labels[good]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import struct
 from typing import Any
 
 import numpy as np
@@ -63,6 +64,32 @@ def load_img(
     """
     check_choice(color_mode, "color_mode", tuple(COLOR_MODES), "load_img()")
     check_choice(interpolation, "interpolation", tuple(INTERPOLATIONS), "load_img()")
+    name = repr(os.fspath(path)) if isinstance(path, (str, os.PathLike)) else repr(path)
+    try:
+        img = _decode(path, color_mode, target_size)
+    except FileNotFoundError as err:
+        raise FileNotFoundError(
+            f"No image file at {name} (working directory: {os.getcwd()})."
+        ) from err
+    except (IsADirectoryError, PermissionError):
+        raise                                    # their messages already name the path
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error,
+            Image.DecompressionBombError) as err:  # what Pillow raises for bad files
+        raise ValueError(
+            f"Could not read image {name}: Pillow says {type(err).__name__}: {err}. Expected a "
+            "PNG, JPEG, BMP, GIF, TIFF or WebP file; this one is corrupted, truncated or in "
+            "another format."
+        ) from err
+    if target_size is not None:
+        wh = (int(target_size[1]), int(target_size[0]))
+        if img.size != wh:
+            box = _center_crop_box(img.size, wh) if keep_aspect_ratio else None
+            img = img.resize(wh, INTERPOLATIONS[interpolation], box=box)
+    return img
+
+
+def _decode(path: Any, color_mode: str, target_size: tuple[int, int] | None) -> Image.Image:
+    """Opens and fully decodes `path` in `color_mode` (EXIF orientation applied)."""
     with Image.open(path) as img:
         if target_size is not None and img.format == "JPEG":
             # Lets libjpeg decode at 1/2, 1/4 or 1/8 scale when that still exceeds the target.
@@ -70,15 +97,9 @@ def load_img(
             img.draft("RGB" if color_mode != "grayscale" else "L", (side, side))
         img = ImageOps.exif_transpose(img)
         if img.mode != COLOR_MODES[color_mode]:
-            img = img.convert(COLOR_MODES[color_mode])
-        else:
-            img.load()
-    if target_size is not None:
-        wh = (int(target_size[1]), int(target_size[0]))
-        if img.size != wh:
-            box = _center_crop_box(img.size, wh) if keep_aspect_ratio else None
-            img = img.resize(wh, INTERPOLATIONS[interpolation], box=box)
-    return img
+            return img.convert(COLOR_MODES[color_mode])
+        img.load()
+        return img
 
 
 def img_to_array(img: Image.Image, data_format: str | None = None,

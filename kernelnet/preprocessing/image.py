@@ -37,19 +37,52 @@ __all__ = ["DirectoryIterator", "ImageDataGenerator", "Iterator", "NumpyArrayIte
 _STD_FUZZ = 1e-6  # Keras' constant in standardize(), kept for identical outputs
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+
+
+def _invalid(arg: str, value: Any, expected: str, hint: str = "") -> ValueError:
+    return ValueError(f"Invalid value for argument `{arg}` of ImageDataGenerator: expected "
+                      f"{expected}. Received: {arg}={value!r}." + (f" {hint}" if hint else ""))
+
+
+def _non_negative(value: Any, arg: str, hint: str = "") -> Any:
+    """Checks a range such as `rotation_range`: a finite number >= 0."""
+    if not (_is_number(value) and 0 <= value < np.inf):
+        raise _invalid(arg, value, "a non-negative number", hint)
+    return value
+
+
+def _shift_range(value: Any, arg: str) -> Any:
+    """Keras' shift spec: a float or int >= 0, or a non-empty list of such values."""
+    items = list(np.ravel(value)) if isinstance(value, (list, tuple, np.ndarray)) else [value]
+    if not items or not all(_is_number(v) and 0 <= v < np.inf for v in items):
+        raise _invalid(arg, value, "a non-negative float (a fraction of the size if < 1, else "
+                       "pixels), an int (pixels) or a list of such values",
+                       "The shift is drawn from [-range, range].")
+    return value
+
+
 def _pair(value: Any, arg: str, centre: float | None = None) -> tuple[float, float] | None:
-    """None/0 -> None; scalar z -> (centre - z, centre + z) if centre given; pair -> pair."""
-    if value is None or (centre is not None and np.isscalar(value) and value == 0):
+    """None/0 -> None; scalar z -> (centre - z, centre + z) if centre given; pair -> pair.
+
+    With `centre` (zoom) the factors must be positive, else (brightness...) non-negative.
+    """
+    if value is None or (centre is not None and _is_number(value) and value == 0):
         return None
-    if np.isscalar(value) and centre is not None:
+    if centre is not None and _is_number(value) and 0 < value < centre:
         return (centre - float(value), centre + float(value))
-    if not np.isscalar(value) and len(value) == 2:
+    is_pair = isinstance(value, (list, tuple, np.ndarray)) and np.ndim(value) == 1 \
+        and len(value) == 2 and all(_is_number(v) for v in value)
+    if is_pair and value[0] <= value[1] < np.inf and (value[0] > 0 if centre is not None
+                                                      else value[0] >= 0):
         return (float(value[0]), float(value[1]))
-    raise ValueError(
-        f"Invalid value for argument `{arg}` of ImageDataGenerator: expected "
-        + ("a float or " if centre is not None else "") + "a pair (lower, upper). "
-        f"Received: {arg}={value!r}."
-    )
+    if centre is not None:
+        raise _invalid(arg, value, f"a float in [0, {centre:g}) or a pair (lower, upper) of "
+                       "positive factors with lower <= upper", f"{arg}=z draws factors from "
+                       "[1 - z, 1 + z], e.g. zoom_range=0.2 or zoom_range=(0.8, 1.2).")
+    raise _invalid(arg, value, "None or a pair (lower, upper) of non-negative factors with "
+                   "lower <= upper", f"For example {arg}=(0.8, 1.2).")
 
 
 class ImageDataGenerator:
@@ -106,15 +139,21 @@ class ImageDataGenerator:
         self._validation_split = validation.check_rate(validation_split, "validation_split",
                                                        "ImageDataGenerator")
         self._ranges = dict(
-            rotation_range=rotation_range, width_shift_range=width_shift_range,
-            height_shift_range=height_shift_range, shear_range=shear_range,
+            rotation_range=_non_negative(rotation_range, "rotation_range",
+                                         "The angle is drawn from [-rotation_range, "
+                                         "rotation_range] degrees."),
+            width_shift_range=_shift_range(width_shift_range, "width_shift_range"),
+            height_shift_range=_shift_range(height_shift_range, "height_shift_range"),
+            shear_range=_non_negative(shear_range, "shear_range", "The shear angle is drawn "
+                                      "from [-shear_range, shear_range] degrees."),
             zoom_range=_pair(zoom_range, "zoom_range", centre=1.0) or (1.0, 1.0),
-            channel_shift_range=channel_shift_range, horizontal_flip=horizontal_flip,
+            channel_shift_range=_non_negative(channel_shift_range, "channel_shift_range"),
+            horizontal_flip=horizontal_flip,
             vertical_flip=vertical_flip,
             brightness_range=_pair(brightness_range, "brightness_range"),
             contrast_range=_pair(contrast_range, "contrast_range"),
             sharpness_range=_pair(sharpness_range, "sharpness_range"),
-            gaussian_noise_std=gaussian_noise_std,
+            gaussian_noise_std=_non_negative(gaussian_noise_std, "gaussian_noise_std"),
         )
         self.__dict__.update({k: v for k, v in self._ranges.items()})
         self.mean: Array | None = None

@@ -5,6 +5,7 @@ import hashlib
 import io
 import os
 import pickle
+import re
 import struct
 import tarfile
 import urllib.error
@@ -63,6 +64,15 @@ def test_idx_rejects_bad_magic_and_truncation(rng):
         _formats.parse_idx(data[:-5])
 
 
+@pytest.mark.parametrize("cut", [5, 8, 15])
+def test_idx_header_cut_inside_the_sizes_names_the_byte_counts(rng, cut):
+    data = idx_bytes(rng.integers(0, 256, (3, 28, 28), dtype=np.uint8))
+    with pytest.raises(ValueError, match=rf"^x\.idx is truncated or corrupted: its header "
+                       rf"announces 3 dimension\(s\), so the header alone needs 16 bytes\. "
+                       rf"Received: {cut} bytes\."):
+        _formats.parse_idx(data[:cut], "x.idx")
+
+
 def test_mnist_shipped_copy_has_keras_shapes(offline_home):
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     assert x_train.shape == (60000, 28, 28) and x_train.dtype == np.uint8
@@ -80,6 +90,49 @@ def test_mnist_prefers_npz_in_home(offline_home, rng):
     (x_train, y_train), (x_test, y_test) = mnist.load_data()
     np.testing.assert_array_equal(x_train, x)
     np.testing.assert_array_equal(y_test, y[:2])
+
+
+def _npz_blob(**arrays):
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _npy_blob():
+    buffer = io.BytesIO()
+    np.save(buffer, np.zeros(3))
+    return buffer.getvalue()
+
+
+NPZ_CASES = {
+    "garbage": (lambda: b"\x00garbage bytes, not an archive",
+                r"NumPy cannot read it as an npz archive\. .* Received: a file starting with "
+                r"bytes b'\\x00garbage'"),
+    "npy": (_npy_blob,
+            r"it holds a single array \(a \.npy file\)\. .* Received: an array of shape \(3,\)"),
+    "missing": (lambda: _npz_blob(x=np.zeros(2), y_train=np.zeros(2)),
+                r"x_train, x_test, y_test missing\. .* Received: keys \['x', 'y_train'\]\."),
+    "objects": (lambda: _npz_blob(x_train=np.array([{}], dtype=object), y_train=np.zeros(1),
+                                  x_test=np.zeros(1), y_test=np.zeros(1)),
+                r"pickled Python objects, which kernelnet never loads"),
+    "cut": (lambda: _npz_blob(x_train=np.zeros(99), y_train=np.zeros(1), x_test=np.zeros(1),
+                              y_test=np.zeros(1))[:300],
+            r"it is a truncated or corrupted zip archive\. .* Received: BadZipFile"),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(NPZ_CASES))
+def test_mnist_bad_npz_is_a_value_error_naming_file_and_keys(offline_home, kind):
+    make, match = NPZ_CASES[kind]
+    offline_home.mkdir(parents=True)
+    (offline_home / "mnist.npz").write_bytes(make())
+    with pytest.raises(ValueError) as info:
+        mnist.load_data()
+    message = str(info.value)
+    assert message.startswith(f"{str(offline_home / 'mnist.npz')!r} is not a usable MNIST npz")
+    assert "arrays x_train, y_train, x_test, y_test" in message
+    assert re.search(match, message), message
+    assert "allow_pickle" not in message
 
 
 def test_mnist_reads_idx_files(offline_home, rng):
@@ -162,6 +215,19 @@ def test_cifar100_label_modes(offline_home, rng, label_mode):
     (x_train, y_train), (x_test, y_test) = cifar100.load_data(label_mode)
     assert x_train.shape == (3, 32, 32, 3) and y_train.shape == (3, 1)
     np.testing.assert_array_equal(y_test[:, 0], expected["test"])
+
+
+@pytest.mark.parametrize("damage", ["not_gzip", "truncated"])
+def test_cifar10_corrupt_archive_names_it_and_says_delete(offline_home, rng, damage):
+    write_cifar10(offline_home, rng, as_tar=True)
+    archive = offline_home / "cifar-10-python.tar.gz"
+    data = archive.read_bytes()
+    archive.write_bytes(b"<html>502</html>" if damage == "not_gzip" else data[:len(data) // 2])
+    with pytest.raises(ValueError, match=rf"^{re.escape(repr(str(archive)))} is not a readable "
+                       r"CIFAR-10 archive: it is truncated or corrupted \((ReadError|EOFError): "
+                       r"[^\n]*\)\. Expected the gzip-compressed tar archive published at "
+                       r"https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz\. Delete it"):
+        cifar10.load_data()
 
 
 def test_cifar100_rejects_unknown_label_mode():

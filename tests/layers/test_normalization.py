@@ -72,6 +72,30 @@ def test_bn_errors():
         _bn(axis=4)(np.zeros((2, 3, 3, 2)))
 
 
+@pytest.mark.parametrize("kwargs,match", [
+    ({"momentum": 2}, r"`momentum` of BatchNormalization: expected a float in \[0, 1\]\. "
+                      r"Received: momentum=2\."),
+    ({"momentum": -0.1}, r"Received: momentum=-0\.1\."),
+    ({"momentum": "0.9"}, r"Received: momentum='0\.9'\."),
+    ({"epsilon": 0}, r"`epsilon` of BatchNormalization: expected a positive float\. "
+                     r"Received: epsilon=0\."),
+    ({"epsilon": -1e-3}, r"Received: epsilon=-0\.001\."),
+    ({"epsilon": float("nan")}, r"Received: epsilon=nan\."),
+])
+def test_bn_rejects_bad_momentum_and_epsilon(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        _bn(**kwargs)
+
+
+def test_bn_accepts_momentum_bounds():
+    assert _bn(momentum=0).momentum == 0.0 and _bn(momentum=1).momentum == 1.0
+
+
+def test_layer_normalization_rejects_non_positive_epsilon():
+    with pytest.raises(ValueError, match=r"`epsilon` of LayerNormalization: .* epsilon=0\."):
+        normalization.LayerNormalization(epsilon=0)
+
+
 def test_layer_normalization_formula(rng):
     x = rng.standard_normal((3, 4, 5)).astype("float32")
     layer = normalization.LayerNormalization()

@@ -1,6 +1,7 @@
 """flow_from_directory on a tiny folder of PNG/JPEG/grayscale/RGBA/corrupt files."""
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -103,6 +104,29 @@ def test_empty_folder_message(tmp_path):
     assert "Subfolders found: []." in message and "directly in the folder" in message
     with pytest.raises(FileNotFoundError, match="does not exist"):
         ImageDataGenerator().flow_from_directory(str(tmp_path / "nope"))
+
+
+def test_only_unreadable_files_is_an_error_not_an_empty_iterator(tmp_path):
+    for c in ("cats", "dogs"):
+        (tmp_path / "train" / c).mkdir(parents=True)
+        (tmp_path / "train" / c / "0.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                   # the error replaces the warning
+        with pytest.raises(ValueError) as info:
+            ImageDataGenerator().flow_from_directory(str(tmp_path / "train"))
+    message = str(info.value)
+    assert message.startswith(f"Found no readable images in {str(tmp_path / 'train')!r}. ")
+    assert "Subfolders found: ['cats', 'dogs']. 2 image file(s) were found but none" in message
+    assert os.path.join("cats", "0.jpg") in message
+
+
+def test_a_class_of_only_unreadable_files_still_only_warns(tmp_path, rng):
+    make_folder(tmp_path / "train", rng, per_class=2)
+    (tmp_path / "train" / "birds").mkdir()
+    (tmp_path / "train" / "birds" / "0.png").write_bytes(b"junk")
+    with pytest.warns(UserWarning, match="Skipping 2 unreadable"):
+        it = ImageDataGenerator().flow_from_directory(str(tmp_path / "train"))
+    assert it.samples == 4 and it.num_classes == 3
 
 
 def test_validation_split_is_stratified_disjoint_and_seed_independent(folder):

@@ -28,6 +28,23 @@ def test_color_modes_and_target_size(tmp_path, rng):
         image.load_img(tmp_path / "a.png", "cmyk")
 
 
+def test_load_img_missing_file_names_the_path(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"No image file at '.*nope\.png' \(working "):
+        image.load_img(tmp_path / "nope.png")
+
+
+@pytest.mark.parametrize("name,blob_fn,said", [
+    ("text.png", lambda png: b"hello", r"UnidentifiedImageError: cannot identify image file"),
+    ("cut.png", lambda png: png[:len(png) // 2], r"OSError: image file is truncated"),
+    ("empty.jpg", lambda png: b"", r"UnidentifiedImageError"),
+])
+def test_load_img_unreadable_file_is_a_value_error_naming_it(tmp_path, rng, name, blob_fn, said):
+    image.save_img(tmp_path / "ok.png", rng.integers(0, 256, (16, 16, 3)), scale=False)
+    (tmp_path / name).write_bytes(blob_fn((tmp_path / "ok.png").read_bytes()))
+    with pytest.raises(ValueError, match=rf"Could not read image '.*{name}': Pillow says {said}"):
+        image.load_img(tmp_path / name, target_size=(4, 4))
+
+
 def test_exif_orientation_is_applied(tmp_path, rng):
     img = Image.fromarray(rng.integers(0, 256, (4, 8, 3), dtype=np.uint8))
     exif = Image.Exif()

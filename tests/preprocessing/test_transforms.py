@@ -1,5 +1,7 @@
 """apply_transform with fixed parameters gives known outputs; random draws follow the ranges."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -103,3 +105,29 @@ def test_generator_random_transform_is_seeded(img):
 def test_generator_rejects_bad_arguments(bad):
     with pytest.raises(ValueError):
         ImageDataGenerator(**bad)
+
+
+@pytest.mark.parametrize("arg,value", [
+    ("rotation_range", -5), ("rotation_range", float("nan")), ("rotation_range", "10"),
+    ("zoom_range", -1), ("zoom_range", 1), ("zoom_range", (0, 1.2)), ("zoom_range", (0.8, -1)),
+    ("zoom_range", (0.9,)), ("zoom_range", (1.2, 0.8)), ("width_shift_range", -0.1),
+    ("height_shift_range", [0.1, -2]),
+    ("height_shift_range", []), ("width_shift_range", "0.1"), ("shear_range", -10),
+    ("channel_shift_range", -1), ("brightness_range", 0.5), ("brightness_range", (0.5, 1, 2)),
+    ("brightness_range", ("a", "b")), ("brightness_range", (-0.5, 1)),
+    ("contrast_range", 2), ("gaussian_noise_std", -1.0),
+])
+def test_generator_rejects_bad_ranges_naming_them(arg, value):
+    received = re.escape(f"Received: {arg}={value!r}.")
+    with pytest.raises(ValueError, match=rf"`{arg}` of ImageDataGenerator: expected .*{received}"):
+        ImageDataGenerator(**{arg: value})
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"rotation_range": 0, "zoom_range": 0, "width_shift_range": 0, "brightness_range": None},
+    {"rotation_range": np.float32(10), "zoom_range": 0.99, "shear_range": 5.0},
+    {"zoom_range": [0.5, 1.0], "width_shift_range": [1, 2], "height_shift_range": 3},
+    {"zoom_range": np.array([0.9, 0.9]), "brightness_range": np.array([0.0, 1.5])},
+])
+def test_generator_accepts_keras_ranges(kwargs):
+    ImageDataGenerator(**kwargs).random_params((8, 8, 1), np.random.default_rng(0))
