@@ -223,6 +223,16 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     return model
 
 
+def has_training_state(filepath: Any) -> bool:
+    """Whether `filepath` is a kernelnet model file that holds a training state."""
+    path = Path(filepath)
+    try:
+        with zipfile.ZipFile(path) as zf:
+            return _TRAINING_STATE in zf.namelist()
+    except (zipfile.BadZipFile, OSError):
+        return False
+
+
 def restore_training_state(filepath: Any) -> dict:
     """Restores the random-generator state saved in a model file; returns the saved state.
 

@@ -123,3 +123,14 @@ def test_frozen_layers_stay_frozen_after_reload(tmp_path):
     loaded = load_model(tmp_path / "m.kn")
     assert [layer.trainable for layer in loaded.layers] == [False, True, True, True]
     assert len(loaded.trainable_weights) == len(model.trainable_weights)
+
+
+def test_training_state_is_saved_with_the_optimizer(tmp_path):
+    from kernelnet import saving
+
+    model = make_model()
+    model.save(tmp_path / "with.kn")
+    model.save(tmp_path / "without.kn", include_optimizer=False)
+    assert saving.has_training_state(tmp_path / "with.kn")
+    assert not saving.has_training_state(tmp_path / "without.kn")
+    assert not saving.has_training_state(tmp_path / "missing.kn")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -63,10 +62,8 @@ def _restore_random_stream(path: Path) -> None:
     """
     from kernelnet import saving
 
-    with zipfile.ZipFile(path) as zf:                    # load_model has read it already
-        if saving._TRAINING_STATE not in zf.namelist():
-            return
-    saving.restore_training_state(path)
+    if saving.has_training_state(path):
+        saving.restore_training_state(path)
 
 
 def _new_model(args: argparse.Namespace, data: _data.Data) -> Any:
