@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np  # noqa: F401  (the doctests use np)
+import numpy as np
 
 from kernelnet import activations, ops
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.layers.core import serialize_initializer
+from kernelnet.layers.core import apply_activation, serialize_initializer
 from kernelnet.utils import validation
 
 _IMAGE_LAYOUT = "(batch, height, width, channels)"
@@ -116,6 +116,7 @@ class Conv2D(Layer):
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
         self._cache = None
+        self._workspace = None
 
     def build(self, input_shape: Shape) -> None:
         check_image_input(self, input_shape)
@@ -142,9 +143,21 @@ class Conv2D(Layer):
                 "first call."
             )
         self.compute_output_shape(x.shape)
-        z, self._cache = ops.conv2d_forward(x, self.kernel, self.bias, self.strides,
-                                            self.padding, self.dilation_rate)
-        return self._act.forward(z)
+        if getattr(self, "_cache_free", False):
+            # Set by a model's predict/evaluate: no backward follows, so keep no cache and
+            # bound the column-matrix memory by chunking the batch.
+            self._cache = self._workspace = None
+            z = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding,
+                           self.dilation_rate)
+        else:
+            z, self._cache = ops.conv2d_forward(x, self.kernel, self.bias, self.strides,
+                                                self.padding, self.dilation_rate,
+                                                workspace=self._workspace)
+            cols = self._cache.cols
+            if (cols.base is not None and cols.size > 2**16
+                    and not np.may_share_memory(cols, x)):  # never keep the input (1x1 convs)
+                self._workspace = cols.base  # reused by the next forward
+        return apply_activation(self._act, z)
 
     def backward(self, grad: Array) -> Array | None:
         grad = self._act.backward(grad)

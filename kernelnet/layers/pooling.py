@@ -20,6 +20,7 @@ class _Pooling2D(Layer):
 
     _forward_op = staticmethod(ops.max_pool2d_forward)
     _backward_op = staticmethod(ops.max_pool2d_backward)
+    _inference_op = staticmethod(ops.max_pool2d)
 
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):
@@ -37,6 +38,9 @@ class _Pooling2D(Layer):
 
     def forward(self, x: Array, training: bool = False) -> Array:
         self.compute_output_shape(x.shape)
+        if getattr(self, "_cache_free", False) and self._inference_op is not None:
+            self._cache = None  # predict/evaluate: no backward follows
+            return self._inference_op(x, self.pool_size, self.strides, self.padding)
         y, self._cache = self._forward_op(x, self.pool_size, self.strides, self.padding)
         return y
 
@@ -104,6 +108,7 @@ class AveragePooling2D(_Pooling2D):
 
     _forward_op = staticmethod(ops.avg_pool2d_forward)
     _backward_op = staticmethod(ops.avg_pool2d_backward)
+    _inference_op = None
 
 
 class _GlobalPooling2D(Layer):

@@ -6,6 +6,7 @@ layers as `Node`s over integer tensor ids, so one forward and one backward serve
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from kernelnet._typing import Array
@@ -71,3 +72,28 @@ def run_backward(nodes: list[Node], input_ids: list[int], output_ids: list[int],
             if tid in needed and d is not None:
                 grads[tid] = d if tid not in grads else grads[tid] + d
     return [grads.get(tid) for tid in input_ids]
+
+
+def _all_layers(layer) -> list:
+    """`layer` and every layer nested inside it (models inside models)."""
+    found = [layer]
+    for inner in getattr(layer, "_layers", []):
+        found += _all_layers(inner)
+    return found
+
+
+@contextmanager
+def cache_free(model):
+    """Within the block, layers of `model` (nested ones included) keep no backward cache.
+
+    Layers opt in by reading `self._cache_free` in forward; a backward after such a forward
+    is not supported, which is why only predict/evaluate use it.
+    """
+    layers = _all_layers(model)
+    for layer in layers:
+        layer._cache_free = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer._cache_free = False

@@ -70,6 +70,27 @@ class Model(Layer):
         names = [layer.name for layer in self._layers]
         raise ValueError(f"No such layer: {name!r}. Existing layers are: {names}.")
 
+    @property
+    def inputs(self) -> list:
+        """The symbolic input tensors (functional models, and Sequential once built)."""
+        return list(getattr(self, "_symbolic_inputs", []))
+
+    @property
+    def outputs(self) -> list:
+        return list(getattr(self, "_symbolic_outputs", []))
+
+    @property
+    def input_shape(self) -> Shape | list:
+        """Batch input shape, e.g. `(None, 28, 28, 1)`."""
+        if not self.built:
+            raise AttributeError(f"Model {self.name!r} has not been built: no input_shape yet.")
+        return self.batch_input_shape
+
+    @property
+    def output_shape(self) -> Shape | list:
+        """Batch output shape, e.g. `(None, 10)`."""
+        return self.compute_output_shape(self.input_shape)
+
     @Layer.trainable.setter
     def trainable(self, value: bool) -> None:
         # Keras semantics: freezing a model freezes every layer inside it.
@@ -225,7 +246,13 @@ class Model(Layer):
     def predict_on_batch(self, x: Any) -> Array:
         x = training.as_model_input(self, x)
         self._ensure_built(x)
-        return self.forward(x, training=False)
+        return self.inference_forward(x)
+
+    def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
+        """`forward(x, training=False)` for predict/evaluate: layers keep no backward caches
+        (convolutions also chunk the batch), so memory stays bounded at any batch size."""
+        with graph.cache_free(self):
+            return self.forward(x, training=False)
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
         if not self.built:
@@ -235,6 +262,9 @@ class Model(Layer):
     fit = training.fit
     evaluate = training.evaluate
     predict = training.predict
+    fit_generator = training.fit_generator
+    evaluate_generator = training.evaluate_generator
+    predict_generator = training.predict_generator
 
     # ------------------------------------------------------------ reporting and saving
     def summary(self, line_length: int | None = None, positions: Any = None,

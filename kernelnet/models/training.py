@@ -27,6 +27,14 @@ def _no_sample_weights(**kwargs: Any) -> None:
         raise NotImplementedError(f"kernelnet does not support {', '.join(given)} yet.")
 
 
+def _check_epochs(**values: Any) -> None:
+    """`epochs` and `initial_epoch` must be ints >= 0 (a string from argv is a common slip)."""
+    for arg, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 0:
+            raise ValueError(f"Invalid value for argument `{arg}` of fit: expected a "
+                             f"non-negative integer. Received: {arg}={value!r}.")
+
+
 def _split_validation(x: Any, y: Any, validation_split: float) -> tuple:
     """Keras semantics: the LAST fraction of the samples, taken before shuffling."""
     if not isinstance(x, (np.ndarray, list, tuple)):
@@ -74,12 +82,12 @@ class _RunningLogs:
         return logs
 
 
-def _callback_list(model, callbacks, verbose, epochs, steps):
+def _callback_list(model, callbacks, verbose, epochs, steps, add_history=False):
     from kernelnet import callbacks as callbacks_module
 
-    return callbacks_module.CallbackList(callbacks, add_history=True, add_progbar=verbose != 0,
-                                         model=model, verbose=verbose, epochs=epochs,
-                                         steps=steps)
+    return callbacks_module.CallbackList(callbacks, add_history=add_history,
+                                         add_progbar=verbose != 0, model=model,
+                                         verbose=verbose, epochs=epochs, steps=steps)
 
 
 def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epochs: int = 1,
@@ -94,6 +102,7 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
     arrays (multi-input), a dataset with `len()`/`[i]`, or a generator of `(x, y)` batches.
     """
     self._require_compiled("fit")
+    _check_epochs(epochs=epochs, initial_epoch=initial_epoch)
     _no_sample_weights(class_weight=class_weight, sample_weight=sample_weight)
     verbose = 1 if verbose == "auto" else verbose
     if validation_split and validation_data is None:
@@ -107,7 +116,7 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
     if validation_data is not None:
         val = _validation_adapter(validation_data, validation_batch_size or batch_size,
                                   validation_steps)
-    cbs = _callback_list(self, callbacks, verbose, epochs, train.steps)
+    cbs = _callback_list(self, callbacks, verbose, epochs, train.steps, add_history=True)
     self.stop_training = False
     cbs.on_train_begin()
     logs: dict[str, float] = {}
@@ -148,7 +157,7 @@ def _run_evaluation(model, adapter, cbs, prefix: str = "") -> dict[str, float]:
     for step, (xb, yb) in enumerate(adapter):
         cbs.on_test_batch_begin(step)
         model._ensure_built(xb)
-        y_pred = model.forward(xb, training=False)
+        y_pred = model.inference_forward(xb)
         running.update(model.loss(yb, y_pred), yb, y_pred)
         cbs.on_test_batch_end(step, running.result())
     adapter.on_epoch_end()
@@ -184,7 +193,7 @@ def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "a
     for step, (xb, _) in enumerate(adapter):
         cbs.on_predict_batch_begin(step)
         self._ensure_built(xb)
-        out = self.forward(xb, training=False)
+        out = self.inference_forward(xb)
         outputs.append(out)
         cbs.on_predict_batch_end(step, {"outputs": out})
     cbs.on_predict_end()
@@ -193,3 +202,41 @@ def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "a
     if isinstance(outputs[0], list):
         return [np.concatenate(parts) for parts in zip(*outputs)]
     return np.concatenate(outputs)
+
+
+_QUEUE_ARGS = ("max_queue_size", "workers", "use_multiprocessing")
+
+
+def _check_queue_args(name: str, kwargs: dict) -> None:
+    """Keras 2's *_generator methods: the queue/worker knobs belong to the data here
+    (kernelnet's image iterators prefetch in threads), so they are accepted and unused."""
+    unknown = set(kwargs) - set(_QUEUE_ARGS)
+    if unknown:
+        raise TypeError(f"{name}() got unexpected keyword arguments {sorted(unknown)}.")
+
+
+def fit_generator(self, generator: Any, steps_per_epoch: int | None = None, epochs: int = 1,
+                  verbose: int = 1, callbacks: list | None = None, validation_data: Any = None,
+                  validation_steps: int | None = None, class_weight: Any = None,
+                  shuffle: bool = True, initial_epoch: int = 0, **kwargs: Any):
+    """Keras 2 spelling of `fit(generator, ...)`."""
+    _check_queue_args("fit_generator", kwargs)
+    return self.fit(generator, steps_per_epoch=steps_per_epoch, epochs=epochs, verbose=verbose,
+                    callbacks=callbacks, validation_data=validation_data,
+                    validation_steps=validation_steps, class_weight=class_weight,
+                    shuffle=shuffle, initial_epoch=initial_epoch)
+
+
+def evaluate_generator(self, generator: Any, steps: int | None = None,
+                       callbacks: list | None = None, verbose: int = 0, **kwargs: Any):
+    """Keras 2 spelling of `evaluate(generator, ...)`."""
+    _check_queue_args("evaluate_generator", kwargs)
+    return self.evaluate(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+
+
+def predict_generator(self, generator: Any, steps: int | None = None,
+                      callbacks: list | None = None, verbose: int = 0, **kwargs: Any):
+    """Keras 2 spelling of `predict(generator, ...)`."""
+    _check_queue_args("predict_generator", kwargs)
+    return self.predict(generator, steps=steps, callbacks=callbacks, verbose=verbose)
+

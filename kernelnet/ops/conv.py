@@ -135,10 +135,17 @@ def im2col(x: Array, kh: int, kw: int, strides: Any = 1, padding: Any = "valid",
     return _im2col(x, kh, kw, pads, s, d, oh, ow)
 
 
-def _im2col(x: Array, kh: int, kw: int, pads: Pads, s: tuple, d: tuple, oh: int, ow: int) -> Array:
+def _im2col(x: Array, kh: int, kw: int, pads: Pads, s: tuple, d: tuple, oh: int, ow: int,
+            out: Array | None = None) -> Array:
+    """`out`: optional reusable buffer with at least n*oh*ow*kh*kw*c elements of x's dtype
+    (refilling warm memory is ~2x faster than first-touching a fresh allocation, measured)."""
     n, c = x.shape[0], x.shape[3]
     xp = _pad(x, pads)
-    cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
+    size = n * oh * ow * kh * kw * c
+    if out is not None and out.dtype == x.dtype and out.size >= size:
+        cols = out.reshape(-1)[:size].reshape(n, oh, ow, kh, kw, c)
+    else:
+        cols = np.empty((n, oh, ow, kh, kw, c), dtype=x.dtype)
     if c == 1:
         # NOTE: measured 3-4x faster than the 6D copy when the innermost axis has length 1.
         for i, j, rows, cols_j in _offsets(kh, kw, s, d, oh, ow):
@@ -194,10 +201,13 @@ class Conv2DCache(NamedTuple):
 
 
 def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
-                   padding: Any = "valid", dilation_rate: Any = 1) -> tuple[Array, Conv2DCache]:
+                   padding: Any = "valid", dilation_rate: Any = 1,
+                   workspace: Array | None = None) -> tuple[Array, Conv2DCache]:
     """Cross-correlates NHWC `x` with `kernel` (kh, kw, c_in, c_out); returns `(y, cache)`.
 
-    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`.
+    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. `workspace`: optional buffer the
+    column matrix is written into when large enough (the cache then refers to it, so it must
+    not be reused before the matching backward).
 
     Example:
         >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)))
@@ -214,7 +224,7 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
     if kh == kw == 1 and s == (1, 1) and pads == ((0, 0), (0, 0)):
         cols = x.reshape(-1, c_in)  # 1x1 conv: a plain matmul, no im2col
     else:
-        cols = _im2col(x, kh, kw, pads, s, d, oh, ow)
+        cols = _im2col(x, kh, kw, pads, s, d, oh, ow, workspace)
     y = cols @ kernel.reshape(kh * kw * c_in, c_out).astype(x.dtype, copy=False)
     if bias is not None:
         y += bias.astype(x.dtype, copy=False)
@@ -282,12 +292,34 @@ def _col2im_matmul(grad2d: Array, kernel: Array, cache: Conv2DCache) -> Array:
     return dxp[:, t:t + h, l:l + w, :]
 
 
+# Column-matrix bytes per batch chunk in cache-free convolution (inference).
+CHUNK_BYTES = 32 * 2**20
+
+
 def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
            padding: Any = "valid", dilation_rate: Any = 1) -> Array:
-    """Cache-free convolution: `conv2d_forward(...)[0]`.
+    """Cache-free convolution, equal to `conv2d_forward(...)[0]`.
+
+    The batch is processed in chunks whose column matrix fits in `CHUNK_BYTES`, reusing one
+    buffer, so memory stays bounded whatever the batch size (the inference path).
 
     Example:
         >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
         (2, 5, 5, 4)
     """
-    return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
+    kh, kw, c_in, c_out = kernel.shape
+    n = x.shape[0]
+    if x.ndim != 4 or x.shape[3] != c_in or n == 0:
+        return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
+    pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    per_sample = oh * ow * kh * kw * c_in * x.dtype.itemsize
+    chunk = max(1, CHUNK_BYTES // max(per_sample, 1))
+    if chunk >= n:
+        return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
+    y = np.empty((n, oh, ow, c_out), dtype=x.dtype)
+    buffer = np.empty(chunk * oh * ow * kh * kw * c_in, dtype=x.dtype)
+    for lo in range(0, n, chunk):
+        part, _ = conv2d_forward(x[lo:lo + chunk], kernel, bias, strides, padding,
+                                 dilation_rate, workspace=buffer)
+        y[lo:lo + chunk] = part
+    return y
