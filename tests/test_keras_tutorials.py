@@ -4,7 +4,6 @@ Each script is Keras' own text (trimmed of comments); the test swaps the imports
 string replace, shrinks the data and epochs so it runs in seconds, and executes it.
 """
 
-import numpy as np
 
 KERAS2_MNIST_CNN = """
 from __future__ import print_function

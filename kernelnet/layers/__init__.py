@@ -41,10 +41,11 @@ GlobalMaxPool2D = GlobalMaxPooling2D
 LRN = LocalResponseNormalization
 
 _CLASSES = [
-    Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D, Dense,
-    Cropping2D, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D, InputLayer, Lambda,
-    LayerNormalization, LeakyReLU, LocalResponseNormalization, MaxPooling2D, Maximum, Minimum,
-    Multiply, Permute, PReLU, ReLU, Reshape, Softmax, Subtract, UpSampling2D, ZeroPadding2D,
+    Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
+    Cropping2D, Dense, Dropout, ELU, Flatten, GlobalAveragePooling2D, GlobalMaxPooling2D,
+    InputLayer, Lambda, LayerNormalization, LeakyReLU, LocalResponseNormalization, MaxPooling2D,
+    Maximum, Minimum, Multiply, Permute, PReLU, ReLU, Reshape, Softmax, Subtract, UpSampling2D,
+    ZeroPadding2D,
 ]
 
 
