@@ -248,11 +248,30 @@ class Model(Layer):
         self._ensure_built(x)
         return self.inference_forward(x)
 
+    # Samples per inference sub-batch. NOTE: measured on the MNIST, LeNet-5 and CIFAR-10 CNNs
+    # at batch 1000: 32 runs 1.3-2x faster than one pass over the whole batch, because every
+    # activation then stays in cache and below glibc's mmap threshold (no page faults).
+    inference_chunk = 32
+
     def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
-        """`forward(x, training=False)` for predict/evaluate: layers keep no backward caches
-        (convolutions also chunk the batch), so memory stays bounded at any batch size."""
+        """`forward(x, training=False)` for predict/evaluate, in sub-batches of
+        `inference_chunk` samples with no backward caches kept: memory stays bounded at any
+        batch size. Inference is per-sample, so the result equals one forward pass."""
+        xs = list(x) if self._multi_input else [x]
+        n, step = len(xs[0]), self.inference_chunk
         with graph.cache_free(self):
-            return self.forward(x, training=False)
+            if n <= step:
+                return self.forward(x, training=False)
+            outputs = None
+            for lo in range(0, n, step):
+                part = self.forward([a[lo:lo + step] for a in xs] if self._multi_input
+                                    else x[lo:lo + step], training=False)
+                parts = part if self._multi_output else [part]
+                if outputs is None:
+                    outputs = [np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts]
+                for out, p in zip(outputs, parts):
+                    out[lo:lo + step] = p
+        return outputs if self._multi_output else outputs[0]
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
         if not self.built:

@@ -162,3 +162,18 @@ def test_loss_falls_on_mnist_subset():
     model.compile("adam", "sparse_categorical_crossentropy", metrics=["acc"])
     hist = model.fit(x, y[:512], batch_size=32, epochs=4, verbose=0)
     assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
+
+
+def test_predict_in_sub_batches_equals_one_forward(rng):
+    model = Sequential([
+        layers.Conv2D(4, 3, input_shape=(8, 8, 2)),
+        layers.BatchNormalization(),
+        layers.Dropout(0.5),
+        layers.Flatten(),
+        layers.Dense(3, activation="softmax"),
+    ])
+    x = rng.standard_normal((100, 8, 8, 2)).astype("float32")
+    whole = model.forward(x, training=False)
+    assert model.inference_chunk < len(x)
+    np.testing.assert_array_equal(model.predict(x, batch_size=100, verbose=0), whole)
+    np.testing.assert_array_equal(model.predict_on_batch(x), whole)
