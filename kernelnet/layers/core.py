@@ -108,7 +108,7 @@ class Dense(Layer):
         g2 = grad.reshape(-1, self.units)                # (m, u)
         if self.trainable:
             dkernel = self._x2.T @ g2                    # (f, u)
-            self.gradients = [dkernel, g2.sum(axis=0)] if self.use_bias else [dkernel]
+            self.gradients = [dkernel, nn.sum_rows(g2)] if self.use_bias else [dkernel]
         else:
             self.gradients = []
         if self._skip_input_grad:

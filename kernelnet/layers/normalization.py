@@ -10,6 +10,7 @@ import numpy as np
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
 from kernelnet.layers.core import serialize_initializer
+from kernelnet.ops import nn
 from kernelnet.utils import validation
 
 
@@ -140,7 +141,7 @@ class BatchNormalization(Layer):
             if self.gamma is not None:
                 self.gradients.append(np.sum(g2 * self._xhat, axis=0))
             if self.beta is not None:
-                self.gradients.append(g2.sum(axis=0))
+                self.gradients.append(nn.sum_rows(g2))
         else:
             self.gradients = []
         dxhat = g2 if self.gamma is None else g2 * self.gamma

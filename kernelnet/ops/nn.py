@@ -175,6 +175,15 @@ def log_softmax(z: Array, axis: int = -1) -> Array:
     return shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
 
 
+def sum_rows(x2d: Array) -> Array:
+    """`x2d.sum(axis=0)` of an `(m, k)` array as one BLAS matrix-vector product.
+
+    NOTE: NumPy's axis-0 reduction is ~10x slower when k is small (measured 2.1 ms vs 0.19 ms
+    for (100352, 6) float32); bias gradients are such sums.
+    """
+    return np.ones(x2d.shape[0], dtype=x2d.dtype) @ x2d
+
+
 def dropout_mask(shape: tuple, rate: float, rng: np.random.Generator, dtype) -> Array:
     """Inverted-dropout mask: 0 with probability `rate`, else 1 / (1 - rate)."""
     keep = rng.random(shape, dtype=np.float32) >= rate
