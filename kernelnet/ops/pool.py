@@ -142,19 +142,24 @@ def avg_pool2d_forward(x: Array, pool_size: Any, strides: Any = None,
     """
     p, s, pads, oh, ow = _geometry(x, pool_size, strides, padding)
     xp = _pad(x, pads)
-    y = np.zeros((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
-    for _, rows, cols in _offsets(p, s, oh, ow):
-        y += xp[:, rows, cols, :]
+    y = np.empty((x.shape[0], oh, ow, x.shape[3]), dtype=x.dtype)
+    for k, rows, cols in _offsets(p, s, oh, ow):
+        if k == 0:
+            np.copyto(y, xp[:, rows, cols, :])
+        else:
+            y += xp[:, rows, cols, :]
     count_h = _real_counts(x.shape[1], p[0], s[0], pads[0][0], oh)
     count_w = _real_counts(x.shape[2], p[1], s[1], pads[1][0], ow)
     counts = np.multiply.outer(count_h, count_w)[:, :, None].astype(x.dtype)  # (oh, ow, 1)
+    if np.all(counts == p[0] * p[1]):
+        counts = x.dtype.type(p[0] * p[1])  # no padding inside any window: one scalar
     y /= counts
     return y, PoolCache(tuple(x.shape), p, s, pads, (oh, ow), counts)
 
 
 def avg_pool2d_backward(grad: Array, cache: PoolCache) -> Array:
     """Spreads each output gradient evenly over the real pixels of its window; returns dx."""
-    share = grad / cache.data.astype(grad.dtype, copy=False)
+    share = grad / np.asarray(cache.data, dtype=grad.dtype)
     dxp = _padded_zeros(cache, grad.dtype)
     overlapping = cache.strides[0] < cache.pool[0] or cache.strides[1] < cache.pool[1]
     for _, rows, cols in _offsets(cache.pool, cache.strides, *cache.out_hw):
