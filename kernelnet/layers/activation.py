@@ -40,6 +40,8 @@ class ReLU(Layer):
         [[0.0, 3.0, 6.0]]
     """
 
+    _CACHES = ("_slope",)
+
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = None if max_value is None else _check_non_negative(
@@ -80,6 +82,8 @@ class LeakyReLU(Layer):
         [[-1.0, 2.0]]
     """
 
+    _CACHES = ("_x",)
+
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:                                # Keras 2 spelling
             negative_slope = kwargs.pop("alpha")
@@ -108,6 +112,8 @@ class ELU(Layer):
         [[0.0, 2.0]]
     """
 
+    _CACHES = ("_x", "_y")
+
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
@@ -134,6 +140,8 @@ class Softmax(Layer):
         >>> Softmax()(np.zeros((1, 4))).tolist()
         [[0.25, 0.25, 0.25, 0.25]]
     """
+
+    _CACHES = ("_y",)
 
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
@@ -169,6 +177,8 @@ class PReLU(Layer):
         >>> PReLU()(np.array([[-1.0, 2.0]])).tolist()
         [[-0.0, 2.0]]
     """
+
+    _CACHES = ("_x",)
 
     def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
         super().__init__(**kwargs)

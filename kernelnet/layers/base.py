@@ -77,6 +77,9 @@ class Layer:
         input_shape: shape of one sample (no batch axis), for the first layer of a Sequential.
     """
 
+    # Attributes where forward keeps arrays for backward; `release_cache` drops them.
+    _CACHES: tuple[str, ...] = ()
+
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  dtype: str | None = None, input_shape: Shape | None = None,
                  batch_input_shape: Shape | None = None, input_dim: int | None = None,
@@ -221,6 +224,14 @@ class Layer:
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)
+
+    def release_cache(self) -> None:
+        """Drops what forward kept for backward (inference calls it after every layer)."""
+        for name in self._CACHES:
+            setattr(self, name, None)
+        act = getattr(self, "_act", None)
+        if act is not None:
+            act._z = act._y = None
 
     def compute_macs(self, input_shape: Shape) -> int:
         """Multiply-adds for one sample of `input_shape` (0 for layers without products)."""

@@ -67,6 +67,8 @@ class Dense(Layer):
         (2, 4)
     """
 
+    _CACHES = ("_x2",)
+
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
@@ -286,6 +288,8 @@ class Dropout(Layer):
         >>> Dropout(0.5)(np.ones((2, 3))).tolist()
         [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
+
+    _CACHES = ("_mask",)
 
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)

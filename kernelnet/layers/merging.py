@@ -33,6 +33,8 @@ class _Merge(Layer):
 
     _min_inputs, _max_inputs = 2, None
 
+    _CACHES = ("_inputs",)
+
     def _check_inputs(self, shapes) -> None:
         if not isinstance(shapes, (list, tuple)) or (
                 shapes and not isinstance(shapes[0], (list, tuple))):
@@ -165,6 +167,8 @@ class Maximum(_Merge):
     """
 
     _reduce = staticmethod(np.argmax)
+
+    _CACHES = ("_inputs", "_winner")
 
     def _merge(self, xs):
         stacked = np.stack(xs)                                  # (k, *shape)

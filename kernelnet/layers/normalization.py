@@ -65,6 +65,8 @@ class BatchNormalization(Layer):
         [-0.9995, 0.9995]
     """
 
+    _CACHES = ("_xhat",)
+
     def __init__(self, axis=-1, momentum=0.99, epsilon=0.001, center=True, scale=True,
                  beta_initializer="zeros", gamma_initializer="ones",
                  moving_mean_initializer="zeros", moving_variance_initializer="ones", **kwargs):
@@ -182,6 +184,8 @@ class LayerNormalization(Layer):
         [[-0.9995, 0.9995]]
     """
 
+    _CACHES = ("_xhat",)
+
     def __init__(self, axis=-1, epsilon=0.001, center=True, scale=True, beta_initializer="zeros",
                  gamma_initializer="ones", **kwargs):
         super().__init__(**kwargs)
@@ -270,6 +274,8 @@ class LocalResponseNormalization(Layer):
         >>> LocalResponseNormalization(depth_radius=0, bias=0.0)(np.array([[-2.0, 3.0]])).tolist()
         [[-1.0, 1.0]]
     """
+
+    _CACHES = ("_x", "_d", "_scale")
 
     def __init__(self, depth_radius=5, bias=1.0, alpha=1.0, beta=0.5, **kwargs):
         super().__init__(**kwargs)

@@ -22,6 +22,8 @@ class _Pooling2D(Layer):
     _backward_op = staticmethod(ops.max_pool2d_backward)
     _inference_op = staticmethod(ops.max_pool2d)
 
+    _CACHES = ("_cache",)
+
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -113,6 +115,8 @@ class AveragePooling2D(_Pooling2D):
 
 class _GlobalPooling2D(Layer):
     """Shared argument handling for the global pooling layers."""
+
+    _CACHES = ("_cache",)
 
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)

@@ -35,6 +35,8 @@ def run_forward(nodes: list[Node], input_ids: list[int], output_ids: list[int],
         args = [values[tid] for tid in node.in_ids]
         values[node.out_id] = node.layer.forward(args if node.multi else args[0],
                                                  training=training)
+        if getattr(node.layer, "_cache_free", False):
+            node.layer.release_cache()
         for tid in node.in_ids:
             if last_use[tid] == step and tid not in keep:
                 values.pop(tid, None)

@@ -86,3 +86,15 @@ def test_keras_shape_attributes():
     assert model.input_shape == (None, 6, 6, 2)
     assert model.output_shape == (None, 2)
     assert len(model.inputs) == 1 and model.outputs[0].shape == (None, 2)
+
+
+def test_inference_keeps_no_backward_caches(rng):
+    model = residual_model()
+    model.predict(rng.standard_normal((40, 6, 6, 2)).astype("float32"), verbose=0)
+    for layer in model.layers:
+        for name in layer._CACHES:
+            assert getattr(layer, name, None) is None, (layer.name, name)
+        act = getattr(layer, "_act", None)
+        assert act is None or (act._z is None and act._y is None), layer.name
+    model.compile("sgd", "mse")  # training still works after a cache-free predict
+    model.fit(rng.standard_normal((8, 6, 6, 2)), rng.standard_normal((8, 2)), verbose=0)
