@@ -303,7 +303,7 @@ def _col2im_matmul(grad2d: Array, kernel: Array, cache: Conv2DCache) -> Array:
     return dxp[:, t:t + h, l:l + w, :]
 
 
-_DX_CHUNK_BYTES = 2**19
+_DX_CHUNK_BYTES = 2**20
 
 
 # Column-matrix bytes per batch chunk in cache-free convolution (inference).
