@@ -11,8 +11,16 @@ from kernelnet.ops import nn
 from kernelnet.utils.validation import check_rate
 
 
-class _FusedMixin:
-    """`value_and_logits_grad`: gradient wrt the logits of the final softmax/sigmoid."""
+class _Crossentropy(Loss):
+    """Shared arguments of the crossentropies, and `value_and_logits_grad`: the gradient wrt
+    the logits of the final softmax/sigmoid."""
+
+    def __init__(self, from_logits=False, label_smoothing=0.0, name=None,
+                 reduction="sum_over_batch_size"):
+        super().__init__(name=name, reduction=reduction)
+        self.from_logits = bool(from_logits)
+        self.label_smoothing = check_rate(label_smoothing, "label_smoothing",
+                                          type(self).__name__, upper_inclusive=True)
 
     def value_and_logits_grad(self, y_true, y_pred, sample_weight=None) -> tuple[float, Array]:
         """Returns `(loss, d loss / d logits)` where `y_pred = softmax(logits)` (or sigmoid).
@@ -32,7 +40,7 @@ class _FusedMixin:
                                                               scale)
 
 
-class CategoricalCrossentropy(_FusedMixin, Loss):
+class CategoricalCrossentropy(_Crossentropy):
     """Crossentropy between one-hot (or soft) targets and predicted class probabilities.
 
     Per sample: `-sum(y * log(p))` with `p` renormalized and clipped (or `log_softmax(logits)`
@@ -46,10 +54,7 @@ class CategoricalCrossentropy(_FusedMixin, Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
                  reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = check_rate(label_smoothing, "label_smoothing",
-                                          type(self).__name__, upper_inclusive=True)
+        super().__init__(from_logits, label_smoothing, name, reduction)
 
     def _prepare(self, y_true, y_pred):
         y_pred = self._as_pred(y_pred)
@@ -172,7 +177,7 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         return {**config, "ignore_class": self.ignore_class}
 
 
-class BinaryCrossentropy(_FusedMixin, Loss):
+class BinaryCrossentropy(_Crossentropy):
     """Crossentropy for 0/1 targets and sigmoid probabilities (one or several labels).
 
     Element-wise `-(y * log(p) + (1 - y) * log(1 - p))` with `p` clipped to [eps, 1 - eps], then
@@ -187,10 +192,7 @@ class BinaryCrossentropy(_FusedMixin, Loss):
 
     def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
                  reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
-        self.from_logits = bool(from_logits)
-        self.label_smoothing = check_rate(label_smoothing, "label_smoothing",
-                                          type(self).__name__, upper_inclusive=True)
+        super().__init__(from_logits, label_smoothing, name, reduction)
 
     def _prepare(self, y_true, y_pred):
         y_true, y_pred = super()._prepare(y_true, y_pred)

@@ -42,7 +42,33 @@ class LearningRateSchedule:
         return f"{type(self).__name__}({args})"
 
 
-class ExponentialDecay(LearningRateSchedule):
+class _TimeDecay(LearningRateSchedule):
+    """Shared arguments of the decays driven by `p = step / decay_steps` (floored with
+    staircase); subclasses give `_rate(p)`."""
+
+    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
+        who = type(self).__name__
+        self.initial_learning_rate = _check_number(initial_learning_rate, "initial_learning_rate",
+                                                   who)
+        self.decay_steps = check_positive_int(decay_steps, "decay_steps", who)
+        self.decay_rate = _check_number(decay_rate, "decay_rate", who)
+        self.staircase = bool(staircase)
+        self.name = name
+
+    def __call__(self, step: int) -> float:
+        p = step / self.decay_steps
+        return self._rate(math.floor(p) if self.staircase else p)
+
+    def _rate(self, p: float) -> float:
+        raise NotImplementedError
+
+    def get_config(self) -> dict:
+        return {"initial_learning_rate": self.initial_learning_rate,
+                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
+                "staircase": self.staircase, "name": self.name}
+
+
+class ExponentialDecay(_TimeDecay):
     """`initial_learning_rate * decay_rate ** (step / decay_steps)`.
 
     With `staircase=True` the exponent is floored, so the rate drops in steps.
@@ -52,28 +78,11 @@ class ExponentialDecay(LearningRateSchedule):
         0.025
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        who = type(self).__name__
-        self.initial_learning_rate = _check_number(initial_learning_rate, "initial_learning_rate",
-                                                   who)
-        self.decay_steps = check_positive_int(decay_steps, "decay_steps", who)
-        self.decay_rate = _check_number(decay_rate, "decay_rate", who)
-        self.staircase = bool(staircase)
-        self.name = name
-
-    def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _rate(self, p: float) -> float:
         return self.initial_learning_rate * self.decay_rate**p
 
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
-
-class InverseTimeDecay(LearningRateSchedule):
+class InverseTimeDecay(_TimeDecay):
     """`initial_learning_rate / (1 + decay_rate * step / decay_steps)` (floored with staircase).
 
     Example:
@@ -81,25 +90,8 @@ class InverseTimeDecay(LearningRateSchedule):
         0.05
     """
 
-    def __init__(self, initial_learning_rate, decay_steps, decay_rate, staircase=False, name=None):
-        who = type(self).__name__
-        self.initial_learning_rate = _check_number(initial_learning_rate, "initial_learning_rate",
-                                                   who)
-        self.decay_steps = check_positive_int(decay_steps, "decay_steps", who)
-        self.decay_rate = _check_number(decay_rate, "decay_rate", who)
-        self.staircase = bool(staircase)
-        self.name = name
-
-    def __call__(self, step: int) -> float:
-        p = step / self.decay_steps
-        if self.staircase:
-            p = math.floor(p)
+    def _rate(self, p: float) -> float:
         return self.initial_learning_rate / (1 + self.decay_rate * p)
-
-    def get_config(self) -> dict:
-        return {"initial_learning_rate": self.initial_learning_rate,
-                "decay_steps": self.decay_steps, "decay_rate": self.decay_rate,
-                "staircase": self.staircase, "name": self.name}
 
 
 class PiecewiseConstantDecay(LearningRateSchedule):
