@@ -20,7 +20,7 @@ lint: install
 
 test: install lint
 	$(PY) scripts/loc.py
-	$(PY) -m pytest -q -n 2 --doctest-modules kernelnet/ops kernelnet/layers kernelnet/models kernelnet/utils/np_utils.py tests
+	$(PY) -m pytest -q -n 2 --doctest-modules kernelnet/ops kernelnet/layers kernelnet/models kernelnet/optimizers kernelnet/utils/np_utils.py tests
 
 bench: install
 	$(PY) -m pip install -q -e ".[bench]"
