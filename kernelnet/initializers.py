@@ -159,3 +159,12 @@ def get(identifier) -> Initializer:
     if isinstance(identifier, str) or found in _REGISTRY.values():
         return found()
     return found
+
+
+def serialize(identifier):
+    """The JSON-able form of an initializer argument: names stay names, instances become dicts."""
+    if identifier is None or isinstance(identifier, (str, dict)):
+        return identifier
+    if isinstance(identifier, Initializer):
+        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
+    return getattr(identifier, "__name__", repr(identifier))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernelnet import initializers
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.layers.core import serialize_initializer
 from kernelnet.ops import nn
 from kernelnet.utils import validation
 
@@ -221,5 +221,5 @@ class PReLU(Layer):
 
     def get_config(self) -> dict:
         return {**super().get_config(),
-                "alpha_initializer": serialize_initializer(self.alpha_initializer),
+                "alpha_initializer": initializers.serialize(self.alpha_initializer),
                 "shared_axes": self.shared_axes}

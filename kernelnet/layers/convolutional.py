@@ -10,10 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import activations, ops
+from kernelnet import activations, initializers, ops
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.layers.core import apply_activation, serialize_initializer
+from kernelnet.layers.core import apply_activation
 from kernelnet.utils import validation
 
 _IMAGE_LAYOUT = "(batch, height, width, channels)"
@@ -188,5 +188,5 @@ class Conv2D(Layer):
                 "strides": self.strides, "padding": self.padding,
                 "data_format": self.data_format, "dilation_rate": self.dilation_rate,
                 "groups": self.groups, "activation": self.activation, "use_bias": self.use_bias,
-                "kernel_initializer": serialize_initializer(self.kernel_initializer),
-                "bias_initializer": serialize_initializer(self.bias_initializer)}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}

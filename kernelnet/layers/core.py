@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
@@ -17,15 +16,6 @@ from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
 from kernelnet.ops import nn
 from kernelnet.utils import validation
-
-
-def serialize_initializer(identifier: Any) -> Any:
-    """The JSON-able form of an initializer argument: names stay names, instances become dicts."""
-    if identifier is None or isinstance(identifier, (str, dict)):
-        return identifier
-    if isinstance(identifier, initializers.Initializer):
-        return {"class_name": type(identifier).__name__, "config": identifier.get_config()}
-    return getattr(identifier, "__name__", repr(identifier))
 
 
 def apply_activation(act: activations.ActivationFunction, z: Array) -> Array:
@@ -127,8 +117,8 @@ class Dense(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "units": self.units, "activation": self.activation,
                 "use_bias": self.use_bias,
-                "kernel_initializer": serialize_initializer(self.kernel_initializer),
-                "bias_initializer": serialize_initializer(self.bias_initializer)}
+                "kernel_initializer": initializers.serialize(self.kernel_initializer),
+                "bias_initializer": initializers.serialize(self.bias_initializer)}
 
 
 class Activation(Layer):

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from kernelnet import initializers
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.layers.core import serialize_initializer
 from kernelnet.ops import nn
 from kernelnet.utils import validation
 
@@ -159,11 +159,11 @@ class BatchNormalization(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "momentum": self.momentum,
                 "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
-                "beta_initializer": serialize_initializer(self.beta_initializer),
-                "gamma_initializer": serialize_initializer(self.gamma_initializer),
-                "moving_mean_initializer": serialize_initializer(self.moving_mean_initializer),
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer),
+                "moving_mean_initializer": initializers.serialize(self.moving_mean_initializer),
                 "moving_variance_initializer":
-                    serialize_initializer(self.moving_variance_initializer)}
+                    initializers.serialize(self.moving_variance_initializer)}
 
 
 class LayerNormalization(Layer):
@@ -243,8 +243,8 @@ class LayerNormalization(Layer):
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis, "epsilon": self.epsilon,
                 "center": self.center, "scale": self.scale,
-                "beta_initializer": serialize_initializer(self.beta_initializer),
-                "gamma_initializer": serialize_initializer(self.gamma_initializer)}
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer)}
 
 
 def _channel_window_sum(a: Array, radius: int) -> Array:
