@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from kernelnet import ops
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
 from kernelnet.layers.convolutional import check_data_format, check_image_input
@@ -62,7 +63,7 @@ class ZeroPadding2D(Layer):
         check_image_input(self, x.shape)
         (t, b), (l, r) = self.padding
         n, h, w, c = x.shape
-        y = np.zeros((n, h + t + b, w + l + r, c), dtype=x.dtype)
+        y = ops.array_module(x).zeros((n, h + t + b, w + l + r, c), dtype=x.dtype)
         y[:, t:t + h, l:l + w, :] = x
         return y
 
@@ -115,7 +116,7 @@ class Cropping2D(Layer):
         if self._skip_input_grad:
             return None
         (t, b), (l, r) = self.cropping
-        dx = np.zeros(self._x_shape, dtype=grad.dtype)
+        dx = ops.array_module(grad).zeros(self._x_shape, dtype=grad.dtype)
         dx[:, t:dx.shape[1] - b, l:dx.shape[2] - r, :] = grad
         return dx
 
@@ -169,7 +170,7 @@ class UpSampling2D(Layer):
         check_image_input(self, x.shape)
         n, h, w, c = x.shape
         sh, sw = self.size
-        y = np.empty((n, h, sh, w, sw, c), dtype=x.dtype)
+        y = ops.array_module(x).empty((n, h, sh, w, sw, c), dtype=x.dtype)
         y[...] = x[:, :, None, :, None, :]
         return y.reshape(n, h * sh, w * sw, c)
 
