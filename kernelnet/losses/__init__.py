@@ -22,6 +22,7 @@ from kernelnet.losses.crossentropy import (
     SparseCategoricalCrossentropy,
 )
 from kernelnet.losses.regression import Huber, KLDivergence, MeanAbsoluteError, MeanSquaredError
+from kernelnet.utils import registry
 from kernelnet.utils.registry import get_from_registry
 
 
@@ -57,10 +58,11 @@ mse = MSE = mean_squared_error
 mae = MAE = mean_absolute_error
 kld = KLD = kl_divergence
 
-_CLASSES = {cls.__name__.lower(): cls for cls in (
+# Class names ("CategoricalCrossentropy") and Keras' function names both resolve.
+_REGISTRY = {cls.__name__: cls for cls in (
     CategoricalCrossentropy, SparseCategoricalCrossentropy, BinaryCrossentropy,
     MeanSquaredError, MeanAbsoluteError, Huber, KLDivergence)}
-_REGISTRY = {
+_REGISTRY.update({
     "categorical_crossentropy": CategoricalCrossentropy,
     "sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
     "binary_crossentropy": BinaryCrossentropy,
@@ -68,7 +70,7 @@ _REGISTRY = {
     "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError,
     "huber": Huber, "kl_divergence": KLDivergence, "kld": KLDivergence,
     "kullback_leibler_divergence": KLDivergence,
-}
+})
 _FUNCTIONS = {categorical_crossentropy: CategoricalCrossentropy,
               sparse_categorical_crossentropy: SparseCategoricalCrossentropy,
               binary_crossentropy: BinaryCrossentropy, mean_squared_error: MeanSquaredError,
@@ -97,12 +99,9 @@ def get(identifier) -> Loss:
     if isinstance(identifier, type) and issubclass(identifier, Loss):
         return identifier()
     if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        cls = _CLASSES.get(str(name).lower()) or get_from_registry(name, _REGISTRY, "loss")
-        return cls.from_config(dict(identifier.get("config") or {}))
+        return registry.deserialize(identifier, _REGISTRY, "loss")
     if isinstance(identifier, str):
-        cls = _CLASSES.get(identifier.lower()) or get_from_registry(identifier, _REGISTRY, "loss")
-        return cls()
+        return get_from_registry(identifier, _REGISTRY, "loss")()
     if callable(identifier):
         cls = _FUNCTIONS.get(identifier)
         return cls() if cls is not None else LossFunctionWrapper(identifier)

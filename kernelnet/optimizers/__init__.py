@@ -13,6 +13,7 @@ from kernelnet.optimizers.adaptive import Adadelta, Adagrad, RMSprop
 from kernelnet.optimizers.base import Optimizer
 from kernelnet.optimizers.schedules import LearningRateSchedule
 from kernelnet.optimizers.sgd import SGD
+from kernelnet.utils import registry
 from kernelnet.utils.registry import get_from_registry
 
 # Keras 2 lower-case names: thin aliases, no second implementation.
@@ -34,13 +35,7 @@ def serialize(optimizer: Optimizer) -> dict:
 
 def deserialize(config: dict) -> Optimizer:
     """Inverse of `serialize`."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "Could not deserialize optimizer: expected a dict with 'class_name' and 'config' "
-            f"keys. Received: {config!r}."
-        )
-    cls = get_from_registry(config["class_name"], _REGISTRY, "optimizer")
-    return cls.from_config(dict(config.get("config") or {}))
+    return registry.deserialize(config, _REGISTRY, "optimizer")
 
 
 def get(identifier) -> Optimizer:

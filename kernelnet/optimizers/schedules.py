@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 
-from kernelnet.utils.registry import get_from_registry
+from kernelnet.utils import registry
 from kernelnet.utils.validation import check_positive_int
 
 
@@ -193,13 +193,7 @@ def serialize(schedule: LearningRateSchedule) -> dict:
 
 def deserialize(config: dict) -> LearningRateSchedule:
     """Inverse of `serialize`; unknown class names raise ValueError with a suggestion."""
-    if not isinstance(config, dict) or "class_name" not in config:
-        raise ValueError(
-            "Could not deserialize learning rate schedule: expected a dict with 'class_name' and "
-            f"'config' keys. Received: {config!r}."
-        )
-    cls = get_from_registry(config["class_name"], _REGISTRY, "learning rate schedule")
-    return cls.from_config(dict(config.get("config") or {}))
+    return registry.deserialize(config, _REGISTRY, "learning rate schedule")
 
 
 def get(identifier) -> LearningRateSchedule:

@@ -15,15 +15,7 @@ def get_from_registry(identifier: Any, registry: dict, kind: str, instance_types
     if instance_types and isinstance(identifier, instance_types):
         return identifier
     if isinstance(identifier, dict):
-        name = identifier.get("class_name")
-        if name is None:
-            raise ValueError(
-                f"Could not interpret {kind} config: expected a dict with a 'class_name' key. "
-                f"Received: {identifier!r}."
-            )
-        cls = get_from_registry(name, registry, kind)
-        config = identifier.get("config", {}) or {}
-        return cls(**config) if isinstance(cls, type) else cls
+        return deserialize(identifier, registry, kind)
     if isinstance(identifier, str):
         key = identifier.lower()
         lowered = {k.lower(): v for k, v in registry.items()}
@@ -41,3 +33,18 @@ def get_from_registry(identifier: Any, registry: dict, kind: str, instance_types
         f"Could not interpret {kind} identifier: expected a string, a dict or a callable. "
         f"Received: {identifier!r} of type {type(identifier).__name__}."
     )
+
+
+def deserialize(config: Any, registry: dict, kind: str):
+    """Builds an object from `{"class_name": ..., "config": {...}}` (the class's `from_config`
+    when it has one, else its constructor)."""
+    if not isinstance(config, dict) or "class_name" not in config:
+        raise ValueError(
+            f"Could not deserialize {kind}: expected a dict with 'class_name' and 'config' keys. "
+            f"Received: {config!r}."
+        )
+    cls = get_from_registry(config["class_name"], registry, kind)
+    inner = dict(config.get("config") or {})
+    if hasattr(cls, "from_config"):
+        return cls.from_config(inner)
+    return cls(**inner) if callable(cls) else cls
