@@ -1,15 +1,19 @@
-"""Global numeric defaults: the float dtype, the fuzz factor and the library random generator.
+"""Global defaults: the float dtype, the fuzz factor, the library random generator and the number
+of CPU threads training and inference may use.
 
 This is the only module that holds such defaults; everything else asks it.
 """
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 _FLOATX = "float32"
 _EPSILON = 1e-7
 _RNG = np.random.default_rng()
+_NUM_THREADS: int | None = None  # None: from the environment, see num_threads()
 
 
 def floatx() -> str:
@@ -63,3 +67,30 @@ def set_rng_state(state: dict) -> None:
 def image_data_format() -> str:
     """kernelnet is channels-last only; kept for Keras scripts that ask."""
     return "channels_last"
+
+
+def num_threads() -> int:
+    """Threads a model splits each batch over (one model replica per thread, see
+    `kernelnet.models.parallel`).
+
+    Defaults to `KERNELNET_NUM_THREADS`, else `OMP_NUM_THREADS` (the variable PyTorch and
+    OpenBLAS read), else the number of CPUs this process may run on.
+    """
+    if _NUM_THREADS is not None:
+        return _NUM_THREADS
+    for var in ("KERNELNET_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(var, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def set_num_threads(n: int | None) -> None:
+    """Sets `num_threads()`; 1 runs every batch in the calling thread, None restores the default."""
+    global _NUM_THREADS
+    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
+        raise ValueError(f"`n` must be a positive int or None. Received: n={n!r}.")
+    _NUM_THREADS = n

@@ -79,6 +79,9 @@ class Layer:
 
     # Attributes where forward keeps arrays for backward; `release_cache` drops them.
     _CACHES: tuple[str, ...] = ()
+    # True for a layer whose training forward mixes samples of the batch (batch statistics):
+    # models then train on the whole batch in one thread (see kernelnet.models.parallel).
+    batch_dependent = False
 
     def __init__(self, *, name: str | None = None, trainable: bool = True,
                  dtype: str | None = None, input_shape: Shape | None = None,

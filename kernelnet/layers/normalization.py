@@ -111,6 +111,11 @@ class BatchNormalization(Layer):
         moved = (*shape[:self._axis], *shape[self._axis + 1:], shape[self._axis])
         return np.moveaxis(y2.reshape(moved), -1, self._axis)
 
+    @property
+    def batch_dependent(self) -> bool:
+        """Training statistics are the batch's (only while trainable)."""
+        return self.trainable
+
     def forward(self, x: Array, training: bool = False) -> Array:
         x2 = self._to_2d(x)                                      # (m, c)
         self._batch_stats = bool(training) and self.trainable

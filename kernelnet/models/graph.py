@@ -76,11 +76,11 @@ def run_backward(nodes: list[Node], input_ids: list[int], output_ids: list[int],
     return [grads.get(tid) for tid in input_ids]
 
 
-def _all_layers(layer) -> list:
+def all_layers(layer) -> list:
     """`layer` and every layer nested inside it (models inside models)."""
     found = [layer]
     for inner in getattr(layer, "_layers", []):
-        found += _all_layers(inner)
+        found += all_layers(inner)
     return found
 
 
@@ -91,7 +91,7 @@ def cache_free(model):
     Layers opt in by reading `self._cache_free` in forward; a backward after such a forward
     is not supported, which is why only predict/evaluate use it.
     """
-    layers = _all_layers(model)
+    layers = all_layers(model)
     for layer in layers:
         layer._cache_free = True
     try:

@@ -7,6 +7,7 @@ model is a layer, it can be called on tensors or added to another model, e.g. a 
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -14,7 +15,7 @@ import numpy as np
 from kernelnet import activations
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.models import graph, training
+from kernelnet.models import graph, parallel, training
 
 
 class Model(Layer):
@@ -50,6 +51,7 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._fused_act = None
+        self._replicas = None  # (structure key, thread replicas), see parallel.replicas
         if inputs is not None or outputs is not None:
             from kernelnet.models import functional
 
@@ -207,13 +209,30 @@ class Model(Layer):
             raise RuntimeError(f"You must call `compile()` before `{method}()`.")
 
     def train_step(self, x: Array, y: Array) -> dict[str, Any]:
-        """One optimisation step on a batch: forward, loss, backward, update."""
-        y_pred = self.forward(x, training=True)
-        fused = self._fused_act
-        if fused is not None:
-            loss, grad = self.loss.value_and_logits_grad(y, y_pred)
+        """One optimisation step on a batch: forward, loss, backward, update.
+
+        With several CPU threads the batch is split over model replicas (`parallel.py`).
+        """
+        shards = parallel.shard_count(self, len(y), training=True)
+        if shards > 1:
+            loss, y_pred = parallel.train_step(self, x, y, shards)
         else:
-            loss, grad = self.loss.value_and_grad(y, y_pred)
+            y_pred = self.forward(x, training=True)
+            loss, grad = self._loss_and_grad(y, y_pred)
+            self._backward_from_loss(grad)
+        self.optimizer.apply(self.gradients, self.trainable_weights)
+        return {"loss": loss, "y_pred": y_pred}
+
+    def _loss_and_grad(self, y: Array, y_pred: Array) -> tuple[float, Array]:
+        """The loss and its gradient wrt the output, or wrt the logits with a fused
+        softmax/sigmoid."""
+        if self._fused_act is not None:
+            return self.loss.value_and_logits_grad(y, y_pred)
+        return self.loss.value_and_grad(y, y_pred)
+
+    def _backward_from_loss(self, grad: Array) -> None:
+        """Backward from `_loss_and_grad`'s gradient; sets every layer's `gradients`."""
+        fused = self._fused_act
         # The data needs no gradient, and with the fused loss `grad` is already wrt the logits.
         self._skip_input_grad = True
         if fused is not None:
@@ -224,8 +243,6 @@ class Model(Layer):
             self._skip_input_grad = False
             if fused is not None:
                 fused.passthrough = False
-        self.optimizer.apply(self.gradients, self.trainable_weights)
-        return {"loss": loss, "y_pred": y_pred}
 
     def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         self._require_compiled("train_on_batch")
@@ -256,22 +273,34 @@ class Model(Layer):
     def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
         """`forward(x, training=False)` for predict/evaluate, in sub-batches of
         `inference_chunk` samples with no backward caches kept: memory stays bounded at any
-        batch size. Inference is per-sample, so the result equals one forward pass."""
-        xs = list(x) if self._multi_input else [x]
-        n, step = len(xs[0]), self.inference_chunk
+        batch size. Inference is per-sample, so the result equals one forward pass. With
+        several CPU threads the batch is split over model replicas (`parallel.py`)."""
+        xs = list(x) if self._multi_input else x
+        n = len(xs[0]) if self._multi_input else len(xs)
+        shards = min(parallel.shard_count(self, n, training=False), -(-n // self.inference_chunk))
+        if shards > 1:
+            outputs = parallel.inference(self, xs, shards)
+        else:
+            outputs = self._chunked_inference(xs)
+        return outputs if self._multi_output else outputs[0]
+
+    def _chunked_inference(self, x: Array | list[Array]) -> list[Array]:
+        """The outputs (always a list) of cache-free forward passes over `inference_chunk`
+        samples at a time."""
+        n, step = (len(x[0]) if self._multi_input else len(x)), self.inference_chunk
         with graph.cache_free(self):
             if n <= step:
-                return self.forward(x, training=False)
+                out = self.forward(x, training=False)
+                return list(out) if self._multi_output else [out]
             outputs = None
             for lo in range(0, n, step):
-                part = self.forward([a[lo:lo + step] for a in xs] if self._multi_input
-                                    else x[lo:lo + step], training=False)
+                part = self.forward(parallel.take(x, lo, lo + step), training=False)
                 parts = part if self._multi_output else [part]
                 if outputs is None:
                     outputs = [np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts]
                 for out, p in zip(outputs, parts):
                     out[lo:lo + step] = p
-        return outputs if self._multi_output else outputs[0]
+        return outputs
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
         if not self.built:
@@ -333,6 +362,13 @@ class Model(Layer):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, layers={len(self._layers)}>"
+
+    def __deepcopy__(self, memo: dict) -> Model:
+        # Defined because __getstate__ below refuses pickling; copying in memory is safe.
+        clone = object.__new__(type(self))
+        memo[id(self)] = clone
+        clone.__dict__.update(copy.deepcopy(self.__dict__, memo))
+        return clone
 
     def __getstate__(self):
         raise TypeError(

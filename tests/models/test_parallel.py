@@ -1,0 +1,184 @@
+"""Data-parallel training and inference over threads (kernelnet.models.parallel)."""
+
+import numpy as np
+import pytest
+
+from kernelnet import Input, backend, layers, optimizers
+from kernelnet.models import Model, Sequential, parallel
+from kernelnet.utils import set_random_seed
+
+
+@pytest.fixture
+def threads():
+    """Runs the test with `backend.set_num_threads(n)` available, restoring the default."""
+    yield backend.set_num_threads
+    backend.set_num_threads(None)
+
+
+@pytest.fixture
+def float64():
+    backend.set_floatx("float64")
+    yield
+    backend.set_floatx("float32")
+
+
+def small_cnn(dropout=0.0, bn=False, seed=0):
+    set_random_seed(seed)
+    model = Sequential([Input(shape=(10, 10, 3)), layers.Conv2D(6, 3, activation="relu"),
+                        layers.MaxPooling2D(2)]
+                       + ([layers.BatchNormalization()] if bn else [])
+                       + [layers.Flatten(), layers.Dropout(dropout), layers.Dense(5, "softmax")])
+    model.compile(optimizer=optimizers.Adam(0.01), loss="sparse_categorical_crossentropy")
+    return model
+
+
+def data(n=64, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.random((n, 10, 10, 3)), rng.integers(0, 5, n)
+
+
+def test_openblas_thread_control_is_found():
+    # NumPy's wheels ship OpenBLAS; without its controls training would silently stay serial.
+    setter, getter = parallel._openblas()
+    before = getter()
+    with parallel.single_threaded_blas():
+        assert getter() == 1
+    assert getter() == before
+
+
+def test_shard_count_rules(threads):
+    model = small_cnn()
+    threads(2)
+    assert parallel.shard_count(model, 64, training=True) == 2
+    assert parallel.shard_count(model, 31, training=True) == 1   # < 2 * MIN_SHARD samples
+    threads(1)
+    assert parallel.shard_count(model, 64, training=True) == 1
+    threads(4)
+    assert parallel.shard_count(model, 50, training=True) == 3   # MIN_SHARD samples each
+
+
+def test_batch_statistics_train_unsplit_but_infer_split(threads):
+    threads(2)
+    model = small_cnn(bn=True)
+    assert parallel.shard_count(model, 64, training=True) == 1
+    assert parallel.shard_count(model, 64, training=False) == 2
+    model.layers[2].trainable = False   # frozen BN uses moving statistics: per sample
+    assert parallel.shard_count(model, 64, training=True) == 2
+
+
+@pytest.mark.parametrize("optimizer", ["adam", "sgd"])
+def test_split_training_equals_one_thread(threads, float64, optimizer):
+    x, y = data()
+    runs = []
+    for n in (1, 2, 3):
+        threads(n)
+        model = small_cnn()
+        model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy")
+        losses = [model.train_on_batch(x, y) for _ in range(3)]
+        runs.append((losses, model.get_weights()))
+    for losses, weights in runs[1:]:
+        np.testing.assert_allclose(losses, runs[0][0], rtol=1e-12)
+        for w, w0 in zip(weights, runs[0][1]):
+            np.testing.assert_allclose(w, w0, rtol=1e-10, atol=1e-12)
+
+
+def test_split_gradients_equal_one_thread(threads, float64):
+    x, y = data()
+    grads = []
+    for n in (1, 2):
+        threads(n)
+        model = small_cnn()
+        model.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
+        model.train_on_batch(x, y)
+        grads.append(model.gradients)
+    assert len(grads[0]) == len(grads[1]) == 4
+    for g2, g1 in zip(grads[1], grads[0]):
+        np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-13)
+
+
+def test_split_inference_equals_one_thread(threads):
+    x, _ = data(200)
+    model = small_cnn()
+    threads(1)
+    expected = model.predict(x, batch_size=200, verbose=0)
+    threads(2)
+    got = model.predict(x, batch_size=200, verbose=0)
+    assert model._replicas is not None
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
+def test_dropout_runs_are_reproducible_and_differ_per_seed(threads):
+    threads(2)
+    x, y = data()
+    finals = []
+    for seed in (3, 3, 4):
+        model = small_cnn(dropout=0.5, seed=seed)
+        set_random_seed(seed)
+        for _ in range(3):
+            model.train_on_batch(x, y)
+        finals.append(model.get_weights()[0])
+    np.testing.assert_array_equal(finals[0], finals[1])
+    assert not np.allclose(finals[0], finals[2])
+
+
+def test_replicas_share_weights_and_follow_changes(threads):
+    threads(2)
+    x, y = data()
+    model = small_cnn()
+    model.train_on_batch(x, y)
+    reps = model._replicas[1]
+    assert all(a is b for r in reps for a, b in zip(r.weights, model.weights))
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])   # in place
+    assert all(np.all(w == 0) for r in reps for w in r.weights)
+    model.layers[0].trainable = False
+    model.train_on_batch(x, y)
+    assert model._replicas[1] is not reps                                # remade
+    assert not model._replicas[1][0].layers[0].trainable
+    assert np.all(model.layers[0].kernel == 0)                           # frozen stays put
+
+
+def test_multi_input_model_trains_and_predicts_split(threads, float64):
+    rng = np.random.default_rng(0)
+    xa, xb, y = rng.random((48, 4)), rng.random((48, 3)), rng.integers(0, 2, 48)
+    outs = []
+    for n in (1, 2):
+        threads(n)
+        set_random_seed(0)
+        a, b = Input(shape=(4,)), Input(shape=(3,))
+        merged = layers.Concatenate()([layers.Dense(5, activation="tanh")(a), b])
+        model = Model([a, b], layers.Dense(2, activation="softmax")(merged))
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit([xa, xb], y, batch_size=48, epochs=2, verbose=0)
+        outs.append(model.predict([xa, xb], verbose=0))
+    np.testing.assert_allclose(outs[1], outs[0], rtol=1e-10)
+
+
+def test_error_in_a_thread_reaches_the_caller(threads):
+    def no_negatives(x):
+        if (x < 0).any():
+            raise RuntimeError("negative input")
+        return x
+
+    threads(2)
+    model = Sequential([Input(shape=(3,)), layers.Lambda(no_negatives), layers.Dense(2)])
+    x = np.ones((64, 3))
+    x[-1] = -1   # only the second thread sees it
+    with pytest.raises(RuntimeError, match="negative input"):
+        model.predict(x, batch_size=64, verbose=0)
+    model.compile(optimizer="sgd", loss="mse")
+    with pytest.raises(RuntimeError, match="negative input"):
+        model.train_on_batch(x, np.zeros((64, 2)))
+
+
+@pytest.mark.parametrize("bad", [0, -1, 1.5, True, "2"])
+def test_set_num_threads_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match="positive int"):
+        backend.set_num_threads(bad)
+
+
+def test_num_threads_reads_the_environment(monkeypatch):
+    monkeypatch.setenv("KERNELNET_NUM_THREADS", "3")
+    assert backend.num_threads() == 3
+    monkeypatch.delenv("KERNELNET_NUM_THREADS")
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    assert backend.num_threads() == 1
