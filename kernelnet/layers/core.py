@@ -92,7 +92,7 @@ class Dense(Layer):
         self._x2 = x.reshape(-1, f)                      # (m, f)
         z = self._x2 @ self.kernel                       # (m, u)
         if self.bias is not None:
-            z += self.bias
+            nn.add_bias(z, self.bias)
         return apply_activation(self._act, z.reshape(*x.shape[:-1], self.units))
 
     def backward(self, grad: Array) -> Array | None:

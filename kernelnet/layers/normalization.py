@@ -145,7 +145,7 @@ class BatchNormalization(Layer):
         if self.beta is not None:
             shift = shift + self.beta
         y2 = x2 * scale.astype(x2.dtype, copy=False)
-        y2 += shift.astype(x2.dtype, copy=False)
+        nn.add_bias(y2, shift)
         keep = self.trainable and not getattr(self, "_cache_free", False)
         self._xhat = (x2 - self.moving_mean) * self._inv_std if keep else None
         return y2

@@ -232,7 +232,7 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
         cols = _im2col(x, kh, kw, pads, s, d, oh, ow, workspace)
     y = cols @ kernel.reshape(kh * kw * c_in, c_out).astype(x.dtype, copy=False)
     if bias is not None:
-        y += bias.astype(x.dtype, copy=False)
+        nn.add_bias(y, bias)
     cache = Conv2DCache(tuple(x.shape), cols, kernel, bias is not None, pads, s, d, (oh, ow))
     return y.reshape(x.shape[0], oh, ow, c_out), cache
 
