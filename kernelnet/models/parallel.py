@@ -20,7 +20,6 @@ from __future__ import annotations
 import copy
 import ctypes
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import numpy as np
@@ -32,7 +31,7 @@ from kernelnet.models import graph
 # Samples per thread below which splitting costs more than it saves.
 MIN_SHARD = 16
 
-_POOL: ThreadPoolExecutor | None = None
+_POOL = None  # a concurrent.futures.ThreadPoolExecutor, made on first use (import time)
 _POOL_SIZE = 0
 
 
@@ -103,6 +102,8 @@ def run(tasks: list) -> list:
     done, so no replica is still working when an exception propagates)."""
     global _POOL, _POOL_SIZE
     if _POOL is None or _POOL_SIZE < len(tasks):
+        from concurrent.futures import ThreadPoolExecutor
+
         _POOL = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="kernelnet")
         _POOL_SIZE = len(tasks)
     futures = [_POOL.submit(task) for task in tasks]
