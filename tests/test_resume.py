@@ -35,17 +35,27 @@ def data(n=20):
     return gen.standard_normal((n, 6, 6, 1)), gen.integers(0, 3, n)
 
 
+@pytest.fixture
+def two_threads():
+    backend.set_num_threads(2)
+    yield
+    backend.set_num_threads(None)
+
+
+# Batch 40 of 100 samples: two steps per epoch split over two model replicas, one not.
 @pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
-def test_two_plus_two_epochs_equal_four_bit_for_bit(tmp_path, float64, optimizer):
-    x, y = data()
+@pytest.mark.parametrize("n, batch", [(20, 8), (100, 40)])
+def test_two_plus_two_epochs_equal_four_bit_for_bit(tmp_path, float64, two_threads, optimizer,
+                                                    n, batch):
+    x, y = data(n)
     set_random_seed(7)
     straight = small_cnn(optimizer)
-    straight.fit(x, y, batch_size=8, epochs=4, shuffle=True, verbose=0)
+    straight.fit(x, y, batch_size=batch, epochs=4, shuffle=True, verbose=0)
 
     set_random_seed(7)
     first = small_cnn(optimizer)
     ckpt = tmp_path / "ckpt.kn"
-    first.fit(x, y, batch_size=8, epochs=2, shuffle=True, verbose=0,
+    first.fit(x, y, batch_size=batch, epochs=2, shuffle=True, verbose=0,
               callbacks=[ModelCheckpoint(ckpt)])
     with zipfile.ZipFile(ckpt) as zf:
         assert {"optimizer.npz", "training_state.json"} <= set(zf.namelist())
@@ -53,9 +63,10 @@ def test_two_plus_two_epochs_equal_four_bit_for_bit(tmp_path, float64, optimizer
     resumed = load_model(ckpt)
     restore_training_state(ckpt)
     assert resumed.optimizer.iterations == 6
-    resumed.fit(x, y, batch_size=8, epochs=4, initial_epoch=2, shuffle=True, verbose=0)
+    resumed.fit(x, y, batch_size=batch, epochs=4, initial_epoch=2, shuffle=True, verbose=0)
 
     assert resumed.optimizer.iterations == straight.optimizer.iterations == 12
+    assert (resumed._replicas is not None) == (batch == 40)
     for a, b in zip(straight.get_weights(), resumed.get_weights()):
         assert a.dtype == b.dtype == np.float64
         np.testing.assert_array_equal(a, b)

@@ -15,13 +15,6 @@ def threads():
     backend.set_num_threads(None)
 
 
-@pytest.fixture
-def float64():
-    backend.set_floatx("float64")
-    yield
-    backend.set_floatx("float32")
-
-
 def small_cnn(dropout=0.0, bn=False, seed=0):
     set_random_seed(seed)
     model = Sequential([Input(shape=(10, 10, 3)), layers.Conv2D(6, 3, activation="relu"),
