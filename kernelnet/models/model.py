@@ -276,7 +276,7 @@ class Model(Layer):
         batch size. Inference is per-sample, so the result equals one forward pass. With
         several CPU threads the batch is split over model replicas (`parallel.py`)."""
         xs = list(x) if self._multi_input else x
-        n = len(xs[0]) if self._multi_input else len(xs)
+        n = parallel.samples(xs)
         shards = min(parallel.shard_count(self, n, training=False), -(-n // self.inference_chunk))
         if shards > 1:
             outputs = parallel.inference(self, xs, shards)
@@ -287,7 +287,7 @@ class Model(Layer):
     def _chunked_inference(self, x: Array | list[Array]) -> list[Array]:
         """The outputs (always a list) of cache-free forward passes over `inference_chunk`
         samples at a time."""
-        n, step = (len(x[0]) if self._multi_input else len(x)), self.inference_chunk
+        n, step = parallel.samples(x), self.inference_chunk
         with graph.cache_free(self):
             if n <= step:
                 out = self.forward(x, training=False)

@@ -97,6 +97,11 @@ def take(x: Array | list[Array], lo: int, hi: int) -> Array | list[Array]:
     return [a[lo:hi] for a in x] if isinstance(x, list) else x[lo:hi]
 
 
+def samples(x: Array | list[Array]) -> int:
+    """Batch size of an input array or of a list of input arrays."""
+    return len(x[0]) if isinstance(x, list) else len(x)
+
+
 def run(tasks: list) -> list:
     """Runs the callables on the thread pool; returns their results in order (after all are
     done, so no replica is still working when an exception propagates)."""
@@ -104,6 +109,8 @@ def run(tasks: list) -> list:
     if _POOL is None or _POOL_SIZE < len(tasks):
         from concurrent.futures import ThreadPoolExecutor
 
+        if _POOL is not None:
+            _POOL.shutdown(wait=False)  # its idle threads exit; a bigger pool replaces it
         _POOL = ThreadPoolExecutor(max_workers=len(tasks), thread_name_prefix="kernelnet")
         _POOL_SIZE = len(tasks)
     futures = [_POOL.submit(task) for task in tasks]
@@ -192,7 +199,7 @@ def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
     """`model._chunked_inference` over `shards` contiguous parts of the batch, one per replica;
     returns the list of outputs."""
     reps = replicas(model, shards)
-    n = len(x[0]) if isinstance(x, list) else len(x)
+    n = samples(x)
     with single_threaded_blas():
         parts = run([functools.partial(r._chunked_inference, take(x, lo, hi))
                      for r, (lo, hi) in zip(reps, split(n, shards))])
