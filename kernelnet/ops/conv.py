@@ -148,12 +148,15 @@ def _im2col(x: Array, kh: int, kw: int, pads: Pads, s: tuple, d: tuple, oh: int,
     else:
         buffer = np.empty(size, dtype=x.dtype)
     if c == 1:
-        # NOTE: with one channel, offset (i, j) fills one contiguous row of the transposed
-        # matrix (kh*kw, n*oh*ow); the returned `.T` view is Fortran-ordered, which BLAS
+        # NOTE: with one channel, the transposed matrix (kh*kw, n*oh*ow) is one strided copy
+        # with contiguous rows; the returned `.T` view is Fortran-ordered, which BLAS
         # multiplies without a copy. Measured 4-20x faster than strided column writes.
-        cols_t = buffer.reshape(kh * kw, n, oh, ow)
-        for k, (_, _, rows, cols_j) in enumerate(_offsets(kh, kw, s, d, oh, ow)):
-            cols_t[k] = xp[:, rows, cols_j, 0]
+        sn, sh, sw, _ = xp.strides
+        view = np.lib.stride_tricks.as_strided(
+            xp, (kh, kw, n, oh, ow), (sh * d[0], sw * d[1], sn, sh * s[0], sw * s[1]),
+            writeable=False)
+        cols_t = buffer.reshape(kh, kw, n, oh, ow)
+        np.copyto(cols_t, view)  # the one copy
         return cols_t.reshape(kh * kw, n * oh * ow).T
     cols = buffer.reshape(n, oh, ow, kh, kw, c)
     np.copyto(cols, _windows(xp, kh, kw, s, d, oh, ow))  # the one copy

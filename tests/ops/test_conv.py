@@ -22,6 +22,8 @@ CASES = [  # (x_shape, kernel (kh, kw), strides, padding, dilation)
     ((1, 10, 8, 2), (3, 2), 1, "same", 3),
     ((2, 8, 7, 1), (2, 2), 1, (2, 1), (1, 2)),
     ((1, 5, 5, 2), (5, 5), 1, "valid", 1),
+    ((2, 9, 8, 1), (3, 2), (2, 3), "same", 1),  # one channel: the transposed im2col path
+    ((1, 10, 9, 1), (3, 3), 1, "same", 2),
 ]
 
 
