@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import activations
+from kernelnet import activations, backend
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
 from kernelnet.models import graph, parallel, training
@@ -212,7 +212,9 @@ class Model(Layer):
         """One optimisation step on a batch: forward, loss, backward, update.
 
         With several CPU threads the batch is split over model replicas (`parallel.py`).
+        Freed memory is kept for the next step (`backend.keep_freed_memory`).
         """
+        backend.keep_freed_memory()
         shards = parallel.shard_count(self, len(y), training=True)
         if shards > 1:
             loss, y_pred = parallel.train_step(self, x, y, shards)
