@@ -52,6 +52,7 @@ class Model(Layer):
         self.history = None
         self._fused_act = None
         self._replicas = None  # (structure key, thread replicas), see parallel.replicas
+        self._step_cache = None  # (structure key, samples), see _inference_step
         if inputs is not None or outputs is not None:
             from kernelnet.models import functional
 
@@ -267,14 +268,29 @@ class Model(Layer):
         self._ensure_built(x)
         return self.inference_forward(x)
 
-    # Samples per inference sub-batch. NOTE: measured on the MNIST, LeNet-5 and CIFAR-10 CNNs
-    # at batch 1000: 32 runs 1.3-2x faster than one pass over the whole batch, because every
-    # activation then stays in cache and below glibc's mmap threshold (no page faults).
+    # Inference sub-batches hold about `inference_chunk_bytes` of layer outputs, and at least
+    # `inference_chunk` samples. NOTE: measured at batch 1000: sub-batches run 1.3-2x faster
+    # than one pass over the whole batch (activations stay in cache); with two threads, 32
+    # samples suit the MNIST and CIFAR-10 CNNs (0.3-0.4 MB per sample; 64: MNIST -11%), while
+    # LeNet-5 (34 KB per sample) gains 20% from 128 over 32 (fewer NumPy calls per sample).
     inference_chunk = 32
+    inference_chunk_bytes = 4 * 2**20
+
+    def _inference_step(self) -> int:
+        """Samples per inference sub-batch for this model's layer output sizes (cached)."""
+        key = (id(self._nodes), len(self._nodes), str(self.batch_input_shape), self.dtype,
+               self.inference_chunk, self.inference_chunk_bytes)
+        if self._step_cache is None or self._step_cache[0] != key:
+            from kernelnet.models import summary
+
+            per_sample = max(summary.activation_bytes(self), 1)
+            self._step_cache = (key, max(self.inference_chunk,
+                                         self.inference_chunk_bytes // per_sample))
+        return self._step_cache[1]
 
     def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
-        """`forward(x, training=False)` for predict/evaluate, in sub-batches of
-        `inference_chunk` samples with no backward caches kept: memory stays bounded at any
+        """`forward(x, training=False)` for predict/evaluate, in sub-batches (see
+        `inference_chunk_bytes`) with no backward caches kept: memory stays bounded at any
         batch size. Inference is per-sample, so the result equals one forward pass. With
         several CPU threads the batch is split over model replicas (`parallel.py`)."""
         xs = list(x) if self._multi_input else x
@@ -287,9 +303,9 @@ class Model(Layer):
         return outputs if self._multi_output else outputs[0]
 
     def _chunked_inference(self, x: Array | list[Array]) -> list[Array]:
-        """The outputs (always a list) of cache-free forward passes over `inference_chunk`
+        """The outputs (always a list) of cache-free forward passes over `_inference_step()`
         samples at a time."""
-        n, step = parallel.samples(x), self.inference_chunk
+        n, step = parallel.samples(x), self._inference_step()
         with graph.cache_free(self):
             if n <= step:
                 out = self.forward(x, training=False)

@@ -46,6 +46,26 @@ def layer_rows(model) -> list[Row]:
     return rows
 
 
+def sample_bytes(shape: tuple | list, itemsize: int) -> int:
+    """Bytes of one sample of an output shape (of several, for a list of shapes)."""
+    if isinstance(shape, list):
+        return sum(sample_bytes(s, itemsize) for s in shape)
+    return math.prod(d for d in shape[1:] if d is not None) * itemsize
+
+
+def activation_bytes(model) -> int:
+    """Bytes of all layer outputs for one sample (what a forward pass allocates per sample).
+
+    Example:
+        >>> from kernelnet import layers
+        >>> from kernelnet.models import Sequential
+        >>> activation_bytes(Sequential([layers.Dense(3, input_shape=(4,)), layers.ReLU()]))
+        24
+    """
+    itemsize = np.dtype(model.dtype).itemsize
+    return sum(sample_bytes(row.output_shape, itemsize) for row in layer_rows(model))
+
+
 def _fmt_shape(shape) -> str:
     if isinstance(shape, list):
         return ", ".join(_fmt_shape(s) for s in shape)
@@ -94,8 +114,7 @@ def print_summary(model, line_length: int | None = None, print_fn=None, batch_si
     print_fn("=" * total)
     for i, row in enumerate(rows):
         shape = row.output_shape
-        act = math.prod(d for d in shape[1:] if d is not None) * batch_size * itemsize \
-            if not isinstance(shape, list) else 0
+        act = sample_bytes(shape, itemsize) * batch_size if not isinstance(shape, list) else 0
         cells = [f"{row.name} ({row.type})", _fmt_shape(shape), f"{row.params:,}",
                  _fmt_count(row.macs), _fmt_bytes(act)]
         if functional:

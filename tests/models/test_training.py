@@ -3,7 +3,7 @@ import pytest
 
 import kernelnet
 from kernelnet import callbacks, layers
-from kernelnet.models import Sequential
+from kernelnet.models import Sequential, summary
 from kernelnet.utils import to_categorical
 
 
@@ -174,6 +174,18 @@ def test_predict_in_sub_batches_equals_one_forward(rng):
     ])
     x = rng.standard_normal((100, 8, 8, 2)).astype("float32")
     whole = model.forward(x, training=False)
-    assert model.inference_chunk < len(x)
+    model.inference_chunk_bytes = 1  # sub-batches of `inference_chunk` samples
+    assert model._inference_step() == model.inference_chunk < len(x)
     np.testing.assert_array_equal(model.predict(x, batch_size=100, verbose=0), whole)
     np.testing.assert_array_equal(model.predict_on_batch(x), whole)
+
+
+def test_inference_sub_batches_hold_about_inference_chunk_bytes():
+    small = Sequential([layers.Dense(8, input_shape=(4,)), layers.Dense(2)])
+    assert summary.activation_bytes(small) == (8 + 2) * 4
+    assert small._inference_step() == small.inference_chunk_bytes // 40
+    small.add(layers.Dense(1000))  # the cached size follows the model
+    assert small._inference_step() == small.inference_chunk_bytes // ((8 + 2 + 1000) * 4)
+    # 64x64x64 float32 outputs are 1 MiB per sample: the floor of `inference_chunk` samples
+    big = Sequential([layers.Conv2D(64, 3, padding="same", input_shape=(64, 64, 3))])
+    assert big._inference_step() == big.inference_chunk == 32
