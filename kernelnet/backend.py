@@ -15,6 +15,7 @@ _EPSILON = 1e-7
 _RNG = np.random.default_rng()
 _NUM_THREADS: int | None = None  # None: from the environment, see num_threads()
 _KEEP_FREED_MEMORY: bool | None = None  # None: not asked yet, see keep_freed_memory()
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, glibc's <malloc.h>
 
 
 def floatx() -> str:
@@ -116,9 +117,6 @@ def keep_freed_memory() -> bool:
             _KEEP_FREED_MEMORY = _glibc_mallopt(_M_MMAP_THRESHOLD, 32 << 20) and \
                 _glibc_mallopt(_M_TRIM_THRESHOLD, 1 << 30)
     return _KEEP_FREED_MEMORY
-
-
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # glibc's <malloc.h>
 
 
 def _glibc_mallopt(param: int, value: int) -> bool:

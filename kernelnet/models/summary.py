@@ -114,7 +114,7 @@ def print_summary(model, line_length: int | None = None, print_fn=None, batch_si
     print_fn("=" * total)
     for i, row in enumerate(rows):
         shape = row.output_shape
-        act = sample_bytes(shape, itemsize) * batch_size if not isinstance(shape, list) else 0
+        act = sample_bytes(shape, itemsize) * batch_size
         cells = [f"{row.name} ({row.type})", _fmt_shape(shape), f"{row.params:,}",
                  _fmt_count(row.macs), _fmt_bytes(act)]
         if functional:
