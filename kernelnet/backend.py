@@ -6,6 +6,7 @@ This is the only module that holds such defaults; everything else asks it.
 
 from __future__ import annotations
 
+import ctypes
 import os
 
 import numpy as np
@@ -120,8 +121,6 @@ def keep_freed_memory() -> bool:
 
 
 def _glibc_mallopt(param: int, value: int) -> bool:
-    import ctypes
-
     try:
         if not os.confstr("CS_GNU_LIBC_VERSION").startswith("glibc"):
             return False

@@ -15,7 +15,7 @@ import numpy as np
 from kernelnet import activations, backend
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer
-from kernelnet.models import graph, parallel, training
+from kernelnet.models import graph, parallel, summary, training
 
 
 class Model(Layer):
@@ -159,8 +159,6 @@ class Model(Layer):
         return functional.output_shapes(self, input_shape)
 
     def compute_macs(self, input_shape: Shape) -> int:
-        from kernelnet.models import summary
-
         return sum(row.macs for row in summary.layer_rows(self))
 
     def output_layer(self) -> Layer:
@@ -281,8 +279,6 @@ class Model(Layer):
         key = (id(self._nodes), len(self._nodes), str(self.batch_input_shape), self.dtype,
                self.inference_chunk, self.inference_chunk_bytes)
         if self._step_cache is None or self._step_cache[0] != key:
-            from kernelnet.models import summary
-
             per_sample = max(summary.activation_bytes(self), 1)
             self._step_cache = (key, max(self.inference_chunk,
                                          self.inference_chunk_bytes // per_sample))
