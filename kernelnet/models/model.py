@@ -333,8 +333,6 @@ class Model(Layer):
                 print_fn: Any = None, expand_nested: bool = False, show_trainable: bool = False,
                 batch_size: int = 32) -> None:
         """Prints Keras' layer table plus multiply-adds per sample and activation memory."""
-        from kernelnet.models import summary
-
         summary.print_summary(self, line_length=line_length, print_fn=print_fn,
                               batch_size=batch_size, show_trainable=show_trainable)
 
