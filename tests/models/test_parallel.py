@@ -1,16 +1,22 @@
-"""Data-parallel training and inference over threads (kernelnet.models.parallel)."""
+"""Data-parallel training (worker processes or threads) and inference (threads)
+(kernelnet.models.parallel, kernelnet.models.workers)."""
+
+import gc
+import os
 
 import numpy as np
 import pytest
 
 from kernelnet import Input, backend, layers, optimizers
-from kernelnet.models import Model, Sequential, parallel
+from kernelnet.models import Model, Sequential, parallel, workers
 from kernelnet.utils import set_random_seed
 
 
-@pytest.fixture
-def threads():
-    """Runs the test with `backend.set_num_threads(n)` available, restoring the default."""
+@pytest.fixture(params=["processes", "threads"])
+def threads(request, monkeypatch):
+    """Runs the test with `backend.set_num_threads(n)` available, restoring the default; split
+    training in worker processes, then in threads."""
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1" if request.param == "processes" else "0")
     yield backend.set_num_threads
     backend.set_num_threads(None)
 
@@ -175,3 +181,48 @@ def test_num_threads_reads_the_environment(monkeypatch):
     monkeypatch.delenv("KERNELNET_NUM_THREADS")
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     assert backend.num_threads() == 1
+
+
+def pool_of(model) -> list:
+    return workers._POOLS[model][2]
+
+
+def test_training_workers_are_forked_processes_that_end_with_the_model(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    backend.set_num_threads(3)
+    try:
+        model = small_cnn()
+        x, y = data()
+        model.train_on_batch(x, y)
+        procs = [w.process for w in pool_of(model)]
+        assert len(procs) == 2 and all(p.is_alive() and p.pid != os.getpid() for p in procs)
+        model.train_on_batch(x, y)
+        assert [w.process for w in pool_of(model)] == procs          # kept between steps
+        model.layers[0].trainable = False
+        model.train_on_batch(x, y)
+        assert not any(p.is_alive() for p in procs)                   # remade on a change
+        procs = [w.process for w in pool_of(model)]
+        del model
+        gc.collect()
+        assert not any(p.is_alive() for p in procs)
+    finally:
+        backend.set_num_threads(None)
+
+
+def test_a_dead_worker_is_reported_then_replaced(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    backend.set_num_threads(2)
+    try:
+        x, y = data()
+        model, serial = small_cnn(), small_cnn()
+        model.train_on_batch(x, y)
+        pool_of(model)[0].process.kill()
+        with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
+            model.train_on_batch(x, y)
+        assert model not in workers._POOLS
+        loss = model.train_on_batch(x, y)                              # forked anew
+        backend.set_num_threads(1)
+        serial.train_on_batch(x, y)
+        np.testing.assert_allclose(loss, serial.train_on_batch(x, y), rtol=1e-5)
+    finally:
+        backend.set_num_threads(None)
