@@ -107,8 +107,9 @@ def keep_freed_memory() -> bool:
     (1100-1900 faults per LeNet-5 step at batch 128, more with one malloc arena per thread).
     This sets M_MMAP_THRESHOLD to 32 MiB (the most glibc's adaptive threshold reaches by itself)
     and M_TRIM_THRESHOLD to 1 GiB, so arrays under 32 MiB are recycled and larger ones still go
-    straight back to the system. The setting is process-wide and stays; training asks for it
-    before its first step. `KERNELNET_KEEP_FREED_MEMORY=0` opts out; without glibc it does
+    straight back to the system. The setting is process-wide and stays; training and
+    inference ask for it before their first step (predicting LeNet-5 in 123-sample sub-batches
+    on one core: 7436 -> 10087 img/s). `KERNELNET_KEEP_FREED_MEMORY=0` opts out; without glibc it does
     nothing.
     """
     global _KEEP_FREED_MEMORY

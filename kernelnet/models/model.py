@@ -288,7 +288,9 @@ class Model(Layer):
         """`forward(x, training=False)` for predict/evaluate, in sub-batches (see
         `inference_chunk_bytes`) with no backward caches kept: memory stays bounded at any
         batch size. Inference is per-sample, so the result equals one forward pass. With
-        several CPU threads the batch is split over model replicas (`parallel.py`)."""
+        several CPU threads the batch is split over model replicas (`parallel.py`). Freed
+        memory is kept for the next sub-batch (`backend.keep_freed_memory`)."""
+        backend.keep_freed_memory()
         xs = list(x) if self._multi_input else x
         n = parallel.samples(xs)
         shards = min(parallel.shard_count(self, n, training=False), -(-n // self.inference_chunk))
