@@ -5,8 +5,9 @@
 Run by `benchmarks/run.py`, which sets OMP/OPENBLAS/MKL_NUM_THREADS before this process starts
 (BLAS reads them at load time). Peak resident memory is this process's `ru_maxrss` plus that of
 its largest child (kernelnet's training worker, see kernelnet/models/workers.py; the pages
-both share since the fork are counted twice), so each framework is measured alone. Data are synthetic (seeded), identical for both frameworks: uint8
-images cast to float32 / 255 per batch (as a fit loop does) and integer labels.
+both share since the fork are counted twice), so each framework is measured alone. Data are
+synthetic (seeded), identical for both frameworks: uint8 images cast to float32 / 255 per batch
+(as a fit loop does) and integer labels.
 """
 
 from __future__ import annotations

@@ -109,8 +109,8 @@ def keep_freed_memory() -> bool:
     and M_TRIM_THRESHOLD to 1 GiB, so arrays under 32 MiB are recycled and larger ones still go
     straight back to the system. The setting is process-wide and stays; training and
     inference ask for it before their first step (predicting LeNet-5 in 123-sample sub-batches
-    on one core: 7436 -> 10087 img/s). `KERNELNET_KEEP_FREED_MEMORY=0` opts out; without glibc it does
-    nothing.
+    on one core: 7436 -> 10087 img/s). `KERNELNET_KEEP_FREED_MEMORY=0` opts out; without
+    glibc it does nothing.
     """
     global _KEEP_FREED_MEMORY
     if _KEEP_FREED_MEMORY is None:
