@@ -84,6 +84,12 @@ def all_layers(layer) -> list:
     return found
 
 
+def leaves(layer) -> list:
+    """The layers inside `layer` that hold weights themselves (nested models flattened), in
+    the order of `Model.weights`."""
+    return [inner for inner in all_layers(layer) if not hasattr(inner, "_layers")]
+
+
 @contextmanager
 def cache_free(model):
     """Within the block, layers of `model` (nested ones included) keep no backward cache.

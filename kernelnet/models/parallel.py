@@ -180,9 +180,7 @@ def _sum_gradients(model, reps: list, flat: list[list[Array]] = ()) -> None:
     (gradients of all layers, from worker processes), accumulated in place into the first
     replica's fresh arrays."""
     flat = [iter(f) for f in flat]
-    for layer, first, *rest in zip(*(graph.all_layers(m) for m in (model, *reps))):
-        if hasattr(layer, "_layers"):
-            continue  # a model's gradients are its layers'
+    for layer, first, *rest in zip(*(graph.leaves(m) for m in (model, *reps))):
         total = list(first.gradients)
         for acc, *others in zip(total, *(other.gradients for other in rest)):
             for g in others + [next(f) for f in flat]:
@@ -226,36 +224,23 @@ def _train_step_processes(model, x, y, shards: int) -> tuple[float, Array]:
         for worker, (a, b), s in zip(pool, rest, seeds):
             worker.send("forward", s, take(x, a, b))
         with single_threaded_blas():
-            parts = _gather(pool, lambda: own.forward(take(x, lo, hi), training=True))
+            parts = [own.forward(take(x, lo, hi), training=True),
+                     *(worker.reply() for worker in pool)]
         y_pred = np.concatenate(parts)
         loss, grad = model._loss_and_grad(y, y_pred)
         for worker, (a, b) in zip(pool, rest):
             worker.send("backward", grad[a:b])
         with single_threaded_blas():
-            _gather(pool, lambda: own._backward_from_loss(grad[lo:hi]))
+            own._backward_from_loss(grad[lo:hi])
+            for worker in pool:
+                worker.reply()
     except BaseException:
-        workers.close(model)  # a step cut short may leave replies unread: fork anew next step
+        # A step cut short (an error here or in a worker, Ctrl-C) may leave replies unread
+        # and workers busy: stop them all, they are forked anew at the next step.
+        workers.close(model)
         raise
     _sum_gradients(model, [own], [w.grads.arrays for w in pool])
     return loss, y_pred
-
-
-def _gather(pool: list, own_part) -> list:
-    """`[own_part(), *worker replies]`, after every worker has replied (so the pipes stay in
-    step when one of them fails); raises the first failure."""
-    results, errors = [], []
-    try:
-        results.append(own_part())
-    except Exception as error:  # noqa: BLE001 - raised below, once the workers are done
-        errors.append(error)
-    for worker in pool:
-        try:
-            results.append(worker.reply())
-        except Exception as error:  # noqa: BLE001
-            errors.append(error)
-    if errors:
-        raise errors[0]
-    return results
 
 
 def inference(model, x: Array | list[Array], shards: int) -> list[Array]:

@@ -22,6 +22,7 @@ import weakref
 import numpy as np
 
 from kernelnet._typing import Array
+from kernelnet.models import graph
 
 _ALIGN = 64  # bytes; each array starts on a cache line
 
@@ -48,17 +49,6 @@ def available() -> bool:
             and "fork" in multiprocessing.get_all_start_methods())
 
 
-def leaves(model) -> list:
-    """The layers of `model` that hold weights themselves (nested models flattened)."""
-    from kernelnet.models import graph
-
-    return [layer for layer in graph.all_layers(model) if not hasattr(layer, "_layers")]
-
-
-def _gradient_shapes(model) -> list[Array]:
-    return [w for layer in leaves(model) for w in layer.trainable_weights]
-
-
 class Worker:
     """One forked process training `replica` (a model copy made for it) on request."""
 
@@ -66,7 +56,8 @@ class Worker:
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
-        self.grads = SharedArrays(_gradient_shapes(replica))
+        self.grads = SharedArrays([w for layer in graph.leaves(replica)
+                                   for w in layer.trainable_weights])
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_serve, name="kernelnet-train", daemon=True,
@@ -123,7 +114,7 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
                 result = ("ok", replica.forward(x, training=True))
             else:
                 replica._backward_from_loss(payload[0])
-                own = [g for layer in leaves(replica) for g in layer.gradients]
+                own = [g for layer in graph.leaves(replica) for g in layer.gradients]
                 for dst, src in zip(grads, own, strict=True):
                     np.copyto(dst, src)
                 result = ("ok", None)
