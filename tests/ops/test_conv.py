@@ -55,6 +55,19 @@ def test_conv2d_matches_reference(rng, x_shape, k, strides, padding, dilation):
     np.testing.assert_allclose(y, expected, rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CASES)
+def test_conv2d_in_batch_chunks_matches_reference(rng, monkeypatch, x_shape, k, strides,
+                                                  padding, dilation):
+    monkeypatch.setattr(conv, "CHUNK_BYTES", 1)  # one sample per chunk
+    x_shape, k_shape = _params((5, *x_shape[1:]), k)
+    x = rng.standard_normal(x_shape)
+    kernel = rng.standard_normal(k_shape)
+    bias = rng.standard_normal(k_shape[3])
+    np.testing.assert_allclose(ops.conv2d(x, kernel, bias, strides, padding, dilation),
+                               naive_conv2d(x, kernel, bias, strides, padding, dilation),
+                               rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_conv2d_preserves_dtype_and_inputs(rng, dtype):
     x = rng.standard_normal((2, 6, 6, 3)).astype(dtype)
