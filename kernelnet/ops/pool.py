@@ -147,8 +147,9 @@ def avg_pool2d_forward(x: Array, pool_size: Any, strides: Any = None,
 
     Window sums are separable: whole image rows are summed first (each operation runs over
     rows of w*c contiguous values), then columns (runs of c values), ph + pw operations in all.
-    NOTE: measured 1.1-1.7x faster than one strided operation per pool offset on the
-    benchmark CNNs' shapes, most with few channels (LeNet-5, 6 channels: 0.96 -> 0.58 ms).
+    NOTE: measured 1.1-1.7x faster than one strided operation per pool offset on 4 of 5
+    layer shapes (LeNet-5's first pooling, 6 channels: 1.0 -> 0.6 ms for 123 samples);
+    (32, 16, 16, 64) went 0.26 -> 0.32 ms.
 
     Example:
         >>> y, cache = avg_pool2d_forward(np.arange(16.0).reshape(1, 4, 4, 1), 2)
@@ -158,8 +159,8 @@ def avg_pool2d_forward(x: Array, pool_size: Any, strides: Any = None,
     """
     p, s, pads, oh, ow = _geometry(x, pool_size, strides, padding)
     xp = _pad(x, pads)
-    rows = _add_all([xp[:, r] for r in _axis_slices(p[0], s[0], oh)])      # (n, oh, wp, c)
-    y = _add_all([rows[:, :, c] for c in _axis_slices(p[1], s[1], ow)])    # (n, oh, ow, c)
+    rows = _add_all([xp[:, i] for i in _axis_slices(p[0], s[0], oh)])      # (n, oh, wp, c)
+    y = _add_all([rows[:, :, j] for j in _axis_slices(p[1], s[1], ow)])    # (n, oh, ow, c)
     count_h = _real_counts(x.shape[1], p[0], s[0], pads[0][0], oh)
     count_w = _real_counts(x.shape[2], p[1], s[1], pads[1][0], ow)
     counts = np.multiply.outer(count_h, count_w)[:, :, None].astype(x.dtype)  # (oh, ow, 1)
