@@ -57,8 +57,9 @@ def matmul_peak(env: dict) -> float:
     return float(run_python(["-c", code], env))
 
 
-def measure(arch: str, framework: str, args, env: dict) -> dict:
-    cmd = [os.path.join(HERE, "worker.py"), "--framework", framework, "--arch", arch,
+def measure(arch: str, framework: str, args, env: dict, bench_dir: str = HERE) -> dict:
+    """One worker run; `bench_dir` is the benchmarks/ folder of the tree to measure."""
+    cmd = [os.path.join(bench_dir, "worker.py"), "--framework", framework, "--arch", arch,
            "--threads", str(args.threads), "--min-seconds", str(args.min_seconds)]
     if args.quick:
         cmd += ["--warmup", "2", "--train-steps", "5", "--infer-steps", "1"]
