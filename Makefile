@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test bench lint clean
+.PHONY: install demo test bench bench-deps lint clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,16 @@ test: install lint
 	$(PY) scripts/loc.py
 	$(PY) -m pytest -q -n 2 --doctest-modules kernelnet/ops kernelnet/layers kernelnet/models kernelnet/optimizers kernelnet/utils/np_utils.py tests
 
-bench: install
+# PyTorch's allocator configurations (benchmarks/run.py): Debian's tcmalloc and jemalloc.
+ALLOCATOR_PACKAGES := libtcmalloc-minimal4 libjemalloc2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench-deps: install
 	$(PY) -m pip install -q -e ".[bench]"
+	@if ! ldconfig -p | grep -q libtcmalloc_minimal.so.4 || ! ldconfig -p | grep -q libjemalloc.so.2; \
+	then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(ALLOCATOR_PACKAGES); fi
+
+bench: bench-deps
 	$(PY) benchmarks/run.py
 
 clean:

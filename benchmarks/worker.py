@@ -3,11 +3,15 @@
     python benchmarks/worker.py --framework kernelnet --arch mnist_cnn --threads 2
 
 Run by `benchmarks/run.py`, which sets OMP/OPENBLAS/MKL_NUM_THREADS before this process starts
-(BLAS reads them at load time). Peak resident memory is this process's `ru_maxrss` plus that of
+(BLAS reads them at load time) and, for a PyTorch configuration, the allocator (`LD_PRELOAD`,
+glibc's `MALLOC_*` variables). Peak resident memory is this process's `ru_maxrss` plus that of
 its largest child (kernelnet's training worker, see kernelnet/models/workers.py; the pages
-both share since the fork are counted twice), so each framework is measured alone. Data are
-synthetic (seeded), identical for both frameworks: uint8 images cast to float32 / 255 per batch
-(as a fit loop does) and integer labels.
+both share since the fork are counted twice), so each framework is measured alone.
+
+Data are synthetic (seeded) and identical for both frameworks: float32 images in [0, 1) and
+integer labels, converted to each framework's input (NHWC arrays for kernelnet; NCHW tensors,
+or channels_last ones with `--channels-last`, for PyTorch) before the clock starts, so that
+neither framework's timing includes data preparation.
 """
 
 from __future__ import annotations
@@ -28,9 +32,10 @@ from archs import ARCHS  # noqa: E402
 
 
 def make_data(arch, n: int, seed: int = 0):
+    """(x, y): NHWC float32 images in [0, 1) and int64 labels."""
     rng = np.random.default_rng(seed)
     h, w, c = arch.input_shape
-    x = rng.integers(0, 256, (n, h, w, c), dtype=np.uint8)
+    x = rng.integers(0, 256, (n, h, w, c), dtype=np.uint8).astype(np.float32) / np.float32(255)
     y = rng.integers(0, max(arch.classes, 1), n).astype(np.int64)
     return x, y
 
@@ -57,10 +62,10 @@ def run_kernelnet(arch, args) -> dict:
         model.compile(optimizer=optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
         bs = arch.train_batch
         x, y = make_data(arch, bs * 8)
+        batches = [(x[j:j + bs], y[j:j + bs]) for j in range(0, bs * 8, bs)]
 
         def train(i):
-            j = (i % 8) * bs
-            model.train_on_batch(x[j:j + bs], y[j:j + bs])
+            model.train_on_batch(*batches[i % 8])
 
         steps, secs = _timed_loop(train, args.train_steps, args.warmup, args.min_seconds)
         result["train_ips"] = steps * bs / secs
@@ -82,23 +87,27 @@ def run_torch(arch, args) -> dict:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     model = arch.torch()
+    layout = torch.channels_last if args.channels_last else torch.contiguous_format
+    model = model.to(memory_format=layout)
     result = {}
 
-    def tensor(xb):  # NHWC uint8 -> NCHW float32 / 255, as a DataLoader transform would
-        return torch.from_numpy(xb).permute(0, 3, 1, 2).float().div_(255.0).contiguous()
+    def tensor(xb):  # NHWC float32 -> NCHW (or channels_last) tensor, before timing
+        return torch.from_numpy(xb).permute(0, 3, 1, 2).contiguous(memory_format=layout)
 
+    run = torch.compile(model) if args.compile else model
     if arch.train:
         model.train()
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-7)
         loss_fn = torch.nn.CrossEntropyLoss()
         bs = arch.train_batch
         x, y = make_data(arch, bs * 8)
-        yt = torch.from_numpy(y)
+        batches = [(tensor(x[j:j + bs]), torch.from_numpy(y[j:j + bs]))
+                   for j in range(0, bs * 8, bs)]
 
         def train(i):
-            j = (i % 8) * bs
+            xb, yb = batches[i % 8]
             opt.zero_grad(set_to_none=True)
-            loss = loss_fn(model(tensor(x[j:j + bs])), yt[j:j + bs])
+            loss = loss_fn(run(xb), yb)
             loss.backward()
             opt.step()
             loss.item()
@@ -106,16 +115,16 @@ def run_torch(arch, args) -> dict:
         steps, secs = _timed_loop(train, args.train_steps, args.warmup, args.min_seconds)
         result["train_ips"] = steps * bs / secs
     model.eval()
-    xi, _ = make_data(arch, arch.infer_batch, seed=1)
+    xi = tensor(make_data(arch, arch.infer_batch, seed=1)[0])
 
     def infer(i):
         with torch.no_grad():
-            out = model(tensor(xi))
+            out = run(xi)
             if arch.classes:
                 out = torch.softmax(out, dim=1)
             out.numpy()
 
-    steps, secs = _timed_loop(infer, args.infer_steps, 1, args.min_seconds)
+    steps, secs = _timed_loop(infer, args.infer_steps, 1 + 2 * args.compile, args.min_seconds)
     result["infer_ips"] = steps * arch.infer_batch / secs
     return result
 
@@ -129,13 +138,17 @@ def main(argv=None) -> int:
     parser.add_argument("--train-steps", type=int, default=20)
     parser.add_argument("--infer-steps", type=int, default=3)
     parser.add_argument("--min-seconds", type=float, default=3.0)
+    parser.add_argument("--channels-last", action="store_true",
+                        help="PyTorch: model and inputs in channels_last memory format")
+    parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
+    parser.add_argument("--config", default="", help="a name for the run's configuration")
     args = parser.parse_args(argv)
     arch = ARCHS[args.arch]
     runner = run_kernelnet if args.framework == "kernelnet" else run_torch
     result = runner(arch, args)
     result["peak_rss_mb"] = sum(resource.getrusage(who).ru_maxrss for who in
                                 (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)) / 1024
-    result.update(framework=args.framework, arch=args.arch)
+    result.update(framework=args.framework, arch=args.arch, config=args.config)
     print(json.dumps(result))
     return 0
 
