@@ -45,7 +45,7 @@ def _median_ms(fn, repeats: int) -> float:
 def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
     from kernelnet.models import parallel
 
-    model = arch.kernelnet()
+    model = arch.build("kernelnet")
     x, _ = make_data(arch, batch)
     rows = []
     with parallel.single_threaded_blas():
@@ -78,7 +78,7 @@ def profile_torch(arch_name: str, batch: int, repeats: int, channels_last: bool)
     torch.set_num_threads(1)
     arch = ARCHS[arch_name]
     layout = torch.channels_last if channels_last else torch.contiguous_format
-    model = arch.torch().to(memory_format=layout)
+    model = arch.build("torch").to(memory_format=layout)
     x, y = make_data(arch, batch)
     xt = torch.from_numpy(x).permute(0, 3, 1, 2).contiguous(memory_format=layout)
     yt = torch.from_numpy(y)

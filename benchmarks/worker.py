@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from archs import ARCHS  # noqa: E402
+from archs import ARCHS, SIZE_FREE  # noqa: E402
 
 
 def make_data(arch, n: int, seed: int = 0):
@@ -56,7 +56,7 @@ def run_kernelnet(arch, args) -> dict:
     from kernelnet import optimizers
     from kernelnet.models import workers
 
-    model = arch.kernelnet()
+    model = arch.build("kernelnet")
     result = {"macs_per_image": int(model.compute_macs((1, *arch.input_shape)))}
     if arch.train:
         model.compile(optimizer=optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")
@@ -86,7 +86,7 @@ def run_torch(arch, args) -> dict:
 
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
-    model = arch.torch()
+    model = arch.build("torch")
     layout = torch.channels_last if args.channels_last else torch.contiguous_format
     model = model.to(memory_format=layout)
     result = {}
@@ -132,7 +132,7 @@ def run_torch(arch, args) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--framework", choices=("kernelnet", "torch"), required=True)
-    parser.add_argument("--arch", choices=sorted(ARCHS), required=True)
+    parser.add_argument("--arch", choices=sorted({**ARCHS, **SIZE_FREE}), required=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--warmup", type=int, default=3)
     parser.add_argument("--train-steps", type=int, default=20)
@@ -142,8 +142,12 @@ def main(argv=None) -> int:
                         help="PyTorch: model and inputs in channels_last memory format")
     parser.add_argument("--compile", action="store_true", help="PyTorch: torch.compile the model")
     parser.add_argument("--config", default="", help="a name for the run's configuration")
+    parser.add_argument("--image-size", type=int, default=None,
+                        help="square input size (size-free architectures only)")
+    parser.add_argument("--batch", type=int, default=None,
+                        help="training and inference batch (default: the architecture's)")
     args = parser.parse_args(argv)
-    arch = ARCHS[args.arch]
+    arch = {**ARCHS, **SIZE_FREE}[args.arch].resized(args.image_size, args.batch)
     runner = run_kernelnet if args.framework == "kernelnet" else run_torch
     result = runner(arch, args)
     result["peak_rss_mb"] = sum(resource.getrusage(who).ru_maxrss for who in
