@@ -89,6 +89,7 @@ def plot(batch_rows: list[dict], size_rows: list[dict], path: str, subtitle: str
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib import ticker
 
     fig, axes = plt.subplots(2, 3, figsize=(13, 7.5))
     for row_axes, rows, xlabel, title in (
@@ -102,6 +103,9 @@ def plot(batch_rows: list[dict], size_rows: list[dict], path: str, subtitle: str
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xticks(xs, [str(x) for x in xs])
+            ax.yaxis.set_major_locator(ticker.LogLocator(base=10, subs=(1, 2, 5)))
+            ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(ticker.NullFormatter())
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
             ax.set_title(f"{title}: {ylabel}", fontsize=9)
@@ -130,11 +134,13 @@ def main(argv=None) -> int:
     if envs["torch"] is None:
         parser.error(f"the allocator of {args.torch_config!r} is not installed "
                      "(apt-get install libtcmalloc-minimal4 libjemalloc2)")
+    load = os.getloadavg()[0]
     batch_rows = sweep([(str(b), "mnist_cnn", b, None) for b in plan["batches"]], args, envs)
     size_rows = sweep([(str(s), "gap_cnn", 32, s) for s in plan["sizes"]], args, envs)
     subtitle = (f"PyTorch {args.torch_config}, {args.threads} threads, medians of "
                 f"{args.repeats}{', --quick' if args.quick else ''}, "
-                f"{datetime.date.today().isoformat()}, commit {git_commit()}")
+                f"{datetime.date.today().isoformat()}, commit {git_commit()}, load average "
+                f"{load:.1f} -> {os.getloadavg()[0]:.1f}")
     text = "\n\n".join([f"Scaling ({subtitle}); ratios kernelnet / PyTorch.",
                         table("batch (MNIST CNN)", batch_rows),
                         table("image size (gap_cnn, batch 32)", size_rows)])
