@@ -132,7 +132,8 @@ def summarize(arch: str, kn: list[dict], th: dict[str, list[dict]], peak: float)
     row = {"arch": arch, "peak": peak, "configs": {}}
     for name, runs in th.items():
         row["configs"][name] = {k: median_of(runs, k) for k in
-                                ("train_ips", "infer_ips", "peak_rss_mb")}
+                                ("train_ips", "infer_ips", "peak_rss_mb",
+                                 "train_faults_per_step")}
     for key in ("train_ips", "infer_ips"):
         ours = median_of(kn, key)
         cands = {n: c[key] for n, c in row["configs"].items() if c[key] is not None}
@@ -183,7 +184,8 @@ def table(rows: list[dict], meta: dict) -> str:
             f"| {r['arch']} | {_figure(r['train_ips'])} | {_figure(r['infer_ips'])} | "
             f"{fmt(rss['kernelnet'])} / {fmt(rss['torch'])} ({rss['config']}) | "
             f"{fmt(rss['ratio'], '.2f')} | {gflops} |")
-    lines += ["", "PyTorch per configuration (medians; train / infer img/s, peak RSS MB):", ""]
+    lines += ["", "PyTorch per configuration (medians; train / infer img/s, peak RSS MB, minor "
+              "page faults per training step):", ""]
     names = list(rows[0]["configs"]) if rows else []
     lines.append("| configuration | " + " | ".join(r["arch"] for r in rows) + " |")
     lines.append("|---|" + "---:|" * len(rows))
@@ -191,7 +193,8 @@ def table(rows: list[dict], meta: dict) -> str:
         cells = [r["configs"].get(name) for r in rows]
         lines.append(f"| {name} | " + " | ".join(
             "-" if c is None else f"{fmt(c['train_ips'])} / {fmt(c['infer_ips'])}, "
-            f"{fmt(c['peak_rss_mb'])} MB" for c in cells) + " |")
+            f"{fmt(c['peak_rss_mb'])} MB, {fmt(c.get('train_faults_per_step'))} faults"
+            for c in cells) + " |")
     lines.append("")
     if meta.get("missing"):
         lines.append(f"Left out (allocator library not installed): {', '.join(meta['missing'])}.")

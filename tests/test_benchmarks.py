@@ -14,13 +14,14 @@ import archs  # noqa: E402
 import run  # noqa: E402
 
 
-def _run(train, infer, rss):
-    return {"train_ips": train, "infer_ips": infer, "peak_rss_mb": rss, "macs_per_image": 10}
+def _run(train, infer, rss, faults=0.1):
+    return {"train_ips": train, "infer_ips": infer, "peak_rss_mb": rss, "macs_per_image": 10,
+            "train_faults_per_step": faults}
 
 
 def test_best_pytorch_is_the_fastest_median_per_figure():
     kn = [_run(100, 1000, 50), _run(110, 1100, 50), _run(90, 900, 50)]
-    th = {"stock": [_run(50, 500, 300)] * 3,
+    th = {"stock": [_run(50, 500, 300, 18000.0)] * 3,
           "tcmalloc": [_run(120, 600, 400), _run(20, 600, 400), _run(130, 600, 400)],
           "jemalloc+channels_last": [_run(80, 2000, 200)] * 3}
     row = run.summarize("mnist_cnn", kn, th, peak=100.0)
@@ -36,6 +37,7 @@ def test_best_pytorch_is_the_fastest_median_per_figure():
                              "missing": ["jemalloc"]})
     assert "120 (tcmalloc) | **0.83**" in text and "2000 (jemalloc+channels_last)" in text
     assert "Left out (allocator library not installed): jemalloc." in text
+    assert "| stock | 50 / 500, 300 MB, 18000 faults |" in text
 
 
 def test_inference_only_rows_compare_memory_with_the_best_inference_config():
