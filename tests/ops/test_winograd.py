@@ -1,7 +1,8 @@
 """ops.winograd: F(2x2, 3x3) convolution vs the loop reference, and its use by ops.conv2d.
 
-Winograd serves the cache-free (inference) convolution only; training keeps im2col, whose
-column matrix the kernel gradient needs, so there is no Winograd backward to test.
+Winograd serves the cache-free (inference) convolution only, when enabled
+(`conv.WINOGRAD_MIN_CHANNELS`); training keeps im2col, whose column matrix the kernel gradient
+needs, so there is no Winograd backward to test.
 """
 
 import numpy as np
@@ -63,7 +64,7 @@ def test_applies_only_to_stride1_undilated_3x3(shape, strides, dilation, expecte
 
 
 @pytest.mark.parametrize("padding", ["valid", "same"])
-def test_conv2d_dispatches_to_winograd_above_the_thresholds(rng, monkeypatch, padding):
+def test_conv2d_uses_winograd_only_when_enabled_and_above_thresholds(rng, monkeypatch, padding):
     x = rng.standard_normal((2, 6, 7, 3))
     kernel = rng.standard_normal((3, 3, 3, 4))
     bias = rng.standard_normal(4)
@@ -71,7 +72,10 @@ def test_conv2d_dispatches_to_winograd_above_the_thresholds(rng, monkeypatch, pa
     original = winograd.conv2d
     monkeypatch.setattr(winograd, "conv2d", lambda *a, **k: calls.append(1) or original(*a, **k))
     ops.conv2d(x, kernel, bias, 1, padding)
-    assert not calls  # 3 and 4 channels: below WINOGRAD_MIN_CHANNELS
+    assert not calls  # off by default
+    monkeypatch.setattr(conv, "WINOGRAD_MIN_CHANNELS", 4)
+    ops.conv2d(x, kernel, bias, 1, padding)
+    assert not calls  # 3 input channels: below the threshold
     monkeypatch.setattr(conv, "WINOGRAD_MIN_CHANNELS", 1)
     monkeypatch.setattr(conv, "WINOGRAD_MIN_TILES", 1)
     y = ops.conv2d(x, kernel, bias, 1, padding)
