@@ -148,6 +148,12 @@ def main(argv: list[str] | None = None, *, callbacks: list | None = None) -> int
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"kernelnet: error: {message}", file=sys.stderr)
         return 2
+    except MemoryError:
+        if os.environ.get("KERNELNET_DEBUG"):
+            raise
+        print("kernelnet: error: out of memory. Use a smaller --image-size, --batch-size or "
+              "--samples.", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         print("kernelnet: interrupted", file=sys.stderr)
         return 130
