@@ -172,6 +172,8 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
                 break
         train.on_epoch_end()
         if running.count == 0 and not self.stop_training:
+            if epoch > initial_epoch:
+                break  # a generator ran out after earlier epochs (warned above): stop there
             raise ValueError(f"fit() got no training batch in epoch {epoch + 1}: the data "
                              "(a generator, iterator or dataset) is empty or was exhausted "
                              "before the first step. Expected at least one batch per epoch.")
