@@ -900,3 +900,11 @@ def test_from_logits_on_a_softmax_output_warns_like_keras_and_trains():
     history = m.fit(x, y, epochs=2, verbose=0)
     assert np.isfinite(history.history["loss"]).all()
     assert not np.array_equal(before, m.get_weights()[0])
+
+
+def test_generator_running_out_after_the_first_epoch_stops_with_a_warning():
+    """Only an epoch 1 without any batch is an error; later, running out ends training."""
+    batches = ((XS[:2], YS[:2]) for _ in range(3))
+    with pytest.warns(UserWarning, match=r"Your input ran out of data after 1 of 2 steps"):
+        history = model().fit(batches, steps_per_epoch=2, epochs=5, verbose=0)
+    assert history.epoch == [0, 1]
