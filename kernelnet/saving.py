@@ -95,9 +95,16 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
     """
     from kernelnet import __version__, backend, layers
 
+    compile_config = getattr(model, "_compile_config", None)
+    if compile_config and getattr(model, "optimizer", None) is not None:
+        from kernelnet import optimizers
+
+        # The optimizer as it is now: a learning rate changed since compile() (by the user,
+        # ReduceLROnPlateau, `kernelnet train --resume --lr`) must survive a resume.
+        compile_config = {**compile_config, "optimizer": optimizers.serialize(model.optimizer)}
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "kernelnet_version": __version__, **layers.serialize(model),
-              "compile_config": getattr(model, "_compile_config", None)}
+              "compile_config": compile_config}
     optimizer_state = None
     if include_optimizer and getattr(model, "optimizer", None) is not None:
         optimizer_state = model.optimizer.get_state(model.trainable_weights,

@@ -180,6 +180,12 @@ def test_nan_loss_stops_keeps_last_good_checkpoint_and_exits_non_zero(tmp_path, 
     assert not (tmp_path / "model.kn").exists()
     for good, saved in zip(poison.finished[0], _weights(tmp_path / "checkpoint.kn"), strict=True):
         np.testing.assert_array_equal(good, saved)
+    # the hint works: resume from the last good epoch with a lower learning rate
+    assert cli.main(["train", "--resume", str(tmp_path), "--lr", "0.0001", "--verbose", "0"]) == 0
+    record = json.loads((tmp_path / "run.json").read_text(), parse_constant=no_constants)
+    assert record["epochs_done"] == 4 and record["args"]["lr"] == 0.0001
+    assert "stopped" not in record
+    assert load_model(tmp_path / "model.kn").optimizer.learning_rate == pytest.approx(1e-4)
 
 
 def _photo_folder(folder: Path, classes=(("dark", 40), ("light", 200))) -> Path:

@@ -229,3 +229,17 @@ def test_seeded_dropout_resumes_exactly(tmp_path, float64, two_threads, n, batch
     resumed.fit(x, y, batch_size=batch, epochs=4, initial_epoch=2, verbose=0)
     for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+def test_a_learning_rate_changed_after_compile_is_saved(tmp_path):
+    """ReduceLROnPlateau, or the user, change the rate after compile(); a checkpoint keeps the
+    rate in force (it kept the compile-time one before), so a resumed run continues with it."""
+    from kernelnet.callbacks import ReduceLROnPlateau
+
+    x, y = data()
+    model = small_cnn()
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        ReduceLROnPlateau("loss", factor=0.5, patience=0, min_delta=1e9),
+        ModelCheckpoint(tmp_path / "c.kn")])
+    assert model.optimizer.learning_rate == pytest.approx(0.01 * 0.5**2)
+    assert load_model(tmp_path / "c.kn").optimizer.learning_rate == pytest.approx(0.01 * 0.5**2)

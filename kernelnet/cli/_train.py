@@ -261,6 +261,7 @@ def _run(args: argparse.Namespace, extra_callbacks: list | None) -> int:
         model.optimizer.learning_rate = args.lr
     state.update(class_names=data.class_names, data=data.name, input_shape=data.input_shape,
                  rescale=1 / 255)
+    state.pop("stopped", None)  # a diverged run resumed (with a lower --lr)
     recorder = _RunRecorder(out, state)
     recorder.save()
     if resume_from is not None:  # after the seed, data and model, which may draw from it
