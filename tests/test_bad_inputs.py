@@ -908,3 +908,13 @@ def test_generator_running_out_after_the_first_epoch_stops_with_a_warning():
     with pytest.warns(UserWarning, match=r"Your input ran out of data after 1 of 2 steps"):
         history = model().fit(batches, steps_per_epoch=2, epochs=5, verbose=0)
     assert history.epoch == [0, 1]
+
+
+def test_multi_input_model_given_one_array_says_so():
+    from kernelnet.models import Model
+
+    a, b = layers.Input((3,)), layers.Input((3,))
+    m = Model([a, b], layers.Dense(2)(layers.Concatenate()([a, b])))
+    with pytest.raises(ValueError, match=r"expects 2 input\(s\) but received one array of shape "
+                                         r"\(4, 3\)\. Pass a list of 2 arrays, one per input\."):
+        m.predict(np.zeros((4, 3)), verbose=0)

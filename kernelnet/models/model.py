@@ -353,11 +353,13 @@ class Model(Layer):
         arrays = x if isinstance(x, list) else [x]
         shapes = list(expected) if self._multi_input else [expected]
         if len(arrays) != len(shapes):
+            got = (f"a list of {len(arrays)} arrays with shapes "
+                   f"{[tuple(a.shape) for a in arrays]}" if isinstance(x, list) else
+                   f"one array of shape {tuple(x.shape)}")
             raise ValueError(
-                f"Model {self.name!r} expects {len(shapes)} input(s) but received a list of "
-                f"{len(arrays)} arrays with shapes {[tuple(a.shape) for a in arrays]}. "
+                f"Model {self.name!r} expects {len(shapes)} input(s) but received {got}. "
                 + ("Pass one array, not a list." if len(shapes) == 1 else
-                   f"Pass a list of {len(shapes)} arrays."))
+                   f"Pass a list of {len(shapes)} arrays, one per input."))
         def fits(got: tuple, want: tuple) -> bool:
             return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got))
 
