@@ -24,7 +24,7 @@ def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> N
     - With `overwrite=False` the final step is `os.link`, which fails if `path` exists: the check
       and the rename are one atomic step, so of two concurrent saves exactly one wins.
     - The file gets the mode of any new file (0666 less the umask), not the 0600 of temporaries.
-    - Errors (disk full, read-only folder) name `path`; no partial file is left.
+    - Errors (disk full, read-only folder or file) name `path`; no partial file is left.
     """
     path = Path(path)
     if path.is_dir():
@@ -34,6 +34,9 @@ def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> N
         )
     if path.exists() and not overwrite:
         raise _exists_error(path)
+    if path.exists() and not os.access(path, os.W_OK):   # renaming over it would work: refuse
+        raise PermissionError(errno.EACCES, f"Could not save {str(path)!r}: the file is "
+                              "read-only. Make it writable (chmod u+w) or save elsewhere.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         _remove_stale_temps(path)

@@ -5,11 +5,13 @@ other files, saved files get ordinary permissions. The bad-input matrix has the 
 
 import json
 import os
+import re
 import shutil
 import warnings
 import zipfile
 from pathlib import Path
 
+import h5py  # the `test` extra installs it
 import numpy as np
 import pytest
 
@@ -17,8 +19,6 @@ from kernelnet import cli, layers
 from kernelnet.callbacks import ModelCheckpoint
 from kernelnet.models import Sequential, load_model
 from kernelnet.utils.paths import safe_filename, unique_filenames
-
-h5py = pytest.importorskip("h5py")  # in the `test` extra; present wherever `make test` runs
 
 FIXTURES = Path(__file__).parent / "fixtures" / "keras"
 
@@ -305,3 +305,56 @@ def test_checkpoint_files_get_the_mode_of_other_outputs(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "c.kn").stat().st_mode & 0o777 == 0o644
+
+
+# ---------------------------------------------------------------- one-line CLI errors
+def _crafted(path: Path, edit=None, config_text=None) -> Path:
+    _model().save(path)
+    with zipfile.ZipFile(path) as zf:
+        parts = {n: zf.read(n) for n in zf.namelist()}
+    if edit is not None:
+        config = json.loads(parts["config.json"])
+        edit(config)
+        config_text = json.dumps(config)
+    parts["config.json"] = config_text.encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for n, blob in parts.items():
+            zf.writestr(n, blob)
+    return path
+
+
+def _head_units(config):
+    config["config"]["layers"][-1]["config"]["units"] = 3_000_000_000
+
+
+CRAFTED = {
+    "deep": (dict(config_text="[" * 100_000 + "]" * 100_000), r"nested too deeply to read"),
+    "units": (dict(edit=_head_units), r"declares weight 'kernel' of shape \(128, 3000000000\)"),
+    "version": (dict(edit=lambda c: c.update(format_version=99)), r"format version 99"),
+    "compile": (dict(edit=lambda c: c.update(compile_config="x")), r"invalid compile_config"),
+}
+
+
+@pytest.mark.parametrize("command", ["summary", "evaluate"])
+@pytest.mark.parametrize("kind", list(CRAFTED))
+def test_crafted_model_files_are_one_line_cli_errors(tmp_path, capsys, command, kind):
+    how, match = CRAFTED[kind]
+    path = _crafted(tmp_path / "m.kn", **how)
+    argv = [command, str(path)] + (["--data", "synthetic"] if command == "evaluate" else [])
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kernelnet: error: ") and err.count("\n") == 1, err
+    assert re.search(match, err) and str(path) in err, err
+
+
+def test_tampered_cifar_batch_is_a_one_line_cli_error(tmp_path, capsys, monkeypatch):
+    folder = tmp_path / "datasets" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(b"\x80\x04garbage")
+    monkeypatch.setenv("KERNELNET_HOME", str(tmp_path))
+    assert cli.main(["train", "--arch", "lenet5", "--data", "cifar10", "--epochs", "1",
+                     "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"'{folder / 'data_batch_1'}' is not a valid CIFAR batch " \
+        "file: its pickle is corrupted" in err, err
