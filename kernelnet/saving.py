@@ -2,9 +2,10 @@
 
 The format is Keras 3's design without HDF5: JSON for the architecture, NumPy's npz for arrays,
 read back with `allow_pickle=False`, so loading a file never executes code. Custom layers load only
-when registered (`register_keras_serializable`) or passed as `custom_objects`. Writes go to a
-temporary file that is renamed into place, so a crash never leaves a half-written model. Files
-written by Keras (`.keras`, `.h5`, `.weights.h5`) are read by `kernelnet.keras_io`.
+when registered (`register_keras_serializable`) or passed as `custom_objects`. A file is checked
+before anything is allocated for it (`kernelnet._file_checks`). Writes go to a temporary file that
+is renamed into place (`kernelnet._atomic_write`), so a crash never leaves a half-written model.
+Files written by Keras (`.keras`, `.h5`, `.weights.h5`) are read by `kernelnet.keras_io`.
 """
 
 from __future__ import annotations

@@ -22,7 +22,8 @@ class ModelCheckpoint(Callback):
 
     `filepath` may contain format fields filled from the epoch (1-based, as in Keras), the batch
     (1-based, batch-level saving only) and any log key:
-    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`.
+    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`. Filled-in values become safe file-name parts
+    (a value `"../x"` is written `_._x`), so a checkpoint never lands outside the pattern's folder.
     Missing parent directories are created. Saving goes through `model.save(path, overwrite=True)`
     or `model.save_weights(path, overwrite=True)`; both write atomically.
 
