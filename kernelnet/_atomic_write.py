@@ -48,7 +48,8 @@ def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> N
         with os.fdopen(fd, "wb") as f:
             write_fn(f)
             f.flush()
-            os.fchmod(f.fileno(), 0o666 & ~_umask())
+            if hasattr(os, "fchmod"):                   # POSIX (Windows has no such mode)
+                os.fchmod(f.fileno(), 0o666 & ~_umask())
             os.fsync(f.fileno())
         _publish(tmp, path, overwrite)
     except BaseException as err:
