@@ -218,6 +218,7 @@ def test_read_only_targets_are_clear_errors_and_change_nothing(shared_dir):
 RACE = r"""
 fsync_then(lambda: time.sleep(0.5))       # every racer is past the existence check by then
 m = model(4, sys.argv[2])
+open(sys.argv[3] + "." + sys.argv[2], "w").close()      # ready
 while not os.path.exists(sys.argv[3]):
     time.sleep(0.002)
 try:
@@ -231,7 +232,8 @@ except FileExistsError as err:
 def test_concurrent_saves_without_overwrite_have_exactly_one_winner(tmp_path):
     target, go = tmp_path / "m.kn", tmp_path / "go"
     procs = {f"p{i}": _child(RACE, target, f"p{i}", go) for i in range(4)}
-    time.sleep(3.0)                                          # all imported and waiting
+    for name, proc in procs.items():                         # all imported and waiting
+        _wait_for(tmp_path / f"go.{name}", proc)
     go.touch()
     results = {name: p.communicate(timeout=120)[0].strip() for name, p in procs.items()}
     winners = [name for name, r in results.items() if r == "won"]
@@ -240,4 +242,4 @@ def test_concurrent_saves_without_overwrite_have_exactly_one_winner(tmp_path):
         if name not in winners:
             assert r == f"lost '{target}' already exists and overwrite=False.", results
     assert load_model(target).name == winners[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["go", "m.kn"]
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith("go")) == ["m.kn"]
