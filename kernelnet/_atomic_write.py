@@ -12,6 +12,7 @@ import errno
 import os
 import re
 import tempfile
+import time
 from pathlib import Path
 
 
@@ -102,8 +103,11 @@ def _write_error(path: Path, err: OSError) -> OSError:
 
 
 def _temp_pattern(path: Path) -> re.Pattern:
-    # .{name}.{pid}.{8 random chars from mkstemp}.tmp
-    return re.compile(re.escape(f".{path.name}.") + r"(\d+)\.[a-z0-9_]{8}\.tmp")
+    # .{name}.{pid}.{8 random chars from mkstemp}.tmp, or without the pid (older kernelnet)
+    return re.compile(re.escape(f".{path.name}.") + r"(?:(\d+)\.)?[a-z0-9_]{8}\.tmp")
+
+
+_OLD_TEMP_AGE_S = 3600  # a temporary without a pid is taken for stale after an hour
 
 
 def _remove_stale_temps(path: Path) -> None:
@@ -111,11 +115,14 @@ def _remove_stale_temps(path: Path) -> None:
 
     Only temporaries of processes on this machine can be checked; a folder shared over the
     network with another machine saving the same file at the same moment is not supported.
+    Temporaries of older kernelnet versions carry no pid; they are removed after an hour.
     """
     pattern = _temp_pattern(path)
+    now = time.time()
     with os.scandir(path.parent) as entries:
-        stale = [e.path for e in entries if (m := pattern.fullmatch(e.name))
-                 and not _process_alive(int(m.group(1)))]
+        stale = [e.path for e in entries if (m := pattern.fullmatch(e.name)) and (
+            not _process_alive(int(m.group(1))) if m.group(1)
+            else now - e.stat().st_mtime > _OLD_TEMP_AGE_S)]
     for name in stale:
         with contextlib.suppress(FileNotFoundError):
             os.remove(name)

@@ -137,8 +137,12 @@ def test_only_temporaries_of_dead_processes_are_removed(tmp_path):
              ".m.kn.notes.tmp", "m.kn.tmp"]                  # not ours
     for name in names:
         (tmp_path / name).write_bytes(b"x")
+    old = [".m.kn.abcd_123.tmp", ".m.kn.efgh_456.tmp"]     # older kernelnet's, without pid
+    for name, age_s in zip(old, [7200, 60]):
+        (tmp_path / name).write_bytes(b"x")
+        os.utime(tmp_path / name, (time.time() - age_s,) * 2)
     _model().save(target)
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.kn", *names[1:]])
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["m.kn", *names[1:], old[1]])
 
 
 DISK_FULL = r"""
