@@ -84,12 +84,36 @@ def _predict_batches(model: Any, x: Array, batch_size: int, verbose: int) -> Arr
     return np.concatenate([model.predict(x[s:s + batch_size], verbose=0) for s in bar])
 
 
+def warn_polarity(files: list[Path], x: Array, info: dict) -> None:
+    """Warns on stderr about images whose background is light where the training images'
+    was dark, or the other way round (a black-on-white digit given to an MNIST model)."""
+    trained = info.get("background")
+    if trained is None and info.get("data") in ("mnist", "fashion_mnist"):
+        trained = 0.0                      # runs written before run.json recorded it
+    if trained is None:
+        return
+    import sys
+
+    def shade(v: float) -> str:
+        return "light" if v > 0.5 else "dark"
+
+    for f, img in zip(files, x):
+        own = _data.background(img[np.newaxis])
+        if shade(own) != shade(trained) and abs(own - trained) > 0.25:
+            hint = " (MNIST digits are white on black)" if info.get("data") == "mnist" else ""
+            print(f"kernelnet: warning: {f} has a {shade(own)} background ({own:.2f}) but the "
+                  f"model was trained on images with a {shade(trained)} one ({trained:.2f})"
+                  f"{hint}; invert it to match, e.g. PIL.ImageOps.invert.", file=sys.stderr)
+
+
 def predict(args: argparse.Namespace) -> int:
     model = _models.load(args.model, compile=False)
     files = image_files(args.paths)
-    probs = _predict_batches(model, load_images(files, _models.image_shape(model)),
-                             args.batch_size, args.verbose)
-    names = _run_info(args.model).get("class_names") or [str(i) for i in range(probs.shape[1])]
+    info = _run_info(args.model)
+    x = load_images(files, _models.image_shape(model))
+    warn_polarity(files, x, info)
+    probs = _predict_batches(model, x, args.batch_size, args.verbose)
+    names = info.get("class_names") or [str(i) for i in range(probs.shape[1])]
     top_k = min(args.top_k, probs.shape[1])
     results = []
     for f, p in zip(files, probs):

@@ -93,7 +93,7 @@ def _fit(model: Any, data: _data.Data, args: argparse.Namespace, recorder: _RunR
     out = Path(args.out)
     cbs = [callbacks_module.CSVLogger(out / "history.csv", append=initial_epoch > 0), recorder,
            *extra_callbacks]
-    validation = (data.x_test, data.y_test) if len(data.x_test) else None
+    validation = data.validation
     if isinstance(data.train, tuple):
         x, y = data.train
         model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
@@ -103,10 +103,11 @@ def _fit(model: Any, data: _data.Data, args: argparse.Namespace, recorder: _RunR
                   validation_data=validation, initial_epoch=initial_epoch)
 
 
-def _report(model: Any, data: _data.Data, out: Path, state: dict) -> None:
-    """Test metrics into run.json and, when matplotlib is there, the three pictures."""
+def _report(model: Any, data: _data.Data, out: Path, state: dict) -> list[str]:
+    """Test metrics into run.json and, when matplotlib is there, the three pictures (their
+    file names are returned)."""
     if not len(data.x_test):
-        return
+        return []
     metrics = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     state["test"] = {k: float(v) for k, v in metrics.items()}
     print("Test: " + "  ".join(f"{k}: {v:.4f}" for k, v in state["test"].items()))
@@ -121,6 +122,8 @@ def _report(model: Any, data: _data.Data, out: Path, state: dict) -> None:
                              path=out / "predictions.png")
     except ImportError as err:
         print(f"No pictures written: {err}")
+        return []
+    return ["history.png", "confusion_matrix.png", "predictions.png"]
 
 
 def run(args: argparse.Namespace, extra_callbacks: list | None = None) -> int:
@@ -142,7 +145,10 @@ def run(args: argparse.Namespace, extra_callbacks: list | None = None) -> int:
     data = _data.load(args, _models.image_shape(model) if model is not None else None)
     model = model or _new_model(args, data)
     state.update(class_names=data.class_names, data=data.name, input_shape=data.input_shape,
-                 rescale=1 / 255)
+                 rescale=1 / 255, **data.extra)
+    if args.verbose:
+        print(f"Training on {data.name}, validating on {state.get('validation')}, "
+              f"seed {args.seed}.")
     recorder = _RunRecorder(out, state)
     recorder.save()
     if resume_from is not None:  # after the seed, data and model, which may draw from it
@@ -158,7 +164,8 @@ def run(args: argparse.Namespace, extra_callbacks: list | None = None) -> int:
         return INTERRUPTED
     model.save(out / "model.kn")
     (out / "checkpoint.kn").unlink(missing_ok=True)
-    _report(model, data, out, state)
+    pictures = _report(model, data, out, state)
     recorder.save()
-    print(f"Saved {out / 'model.kn'} and the history, plots and run.json in {out}/")
+    print(f"Saved {', '.join(['model.kn', 'history.csv', 'history.json', 'run.json', *pictures])}"
+          f" in {out}/")
     return 0
