@@ -334,9 +334,15 @@ class Model(Layer):
     def summary(self, line_length: int | None = None, positions: Any = None,
                 print_fn: Any = None, expand_nested: bool = False, show_trainable: bool = False,
                 batch_size: int = 32) -> None:
-        """Prints Keras' layer table plus multiply-adds per sample and activation memory."""
+        """Prints Keras' layer table plus multiply-adds per sample and activation memory.
+
+        The table is `line_length` characters wide, or as wide as the terminal (at most the
+        width every column prefers); cells that do not fit wrap onto more lines. `positions`
+        are Keras' column right edges (fractions of the line, or character positions).
+        """
         summary.print_summary(self, line_length=line_length, print_fn=print_fn,
-                              batch_size=batch_size, show_trainable=show_trainable)
+                              batch_size=batch_size, show_trainable=show_trainable,
+                              positions=positions)
 
     def count_params(self) -> int:
         if not self.built:

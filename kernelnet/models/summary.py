@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import shutil
+import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,42 +90,94 @@ def _fmt_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+# Columns: (header, preferred width, narrowest width). Cells wrap onto more lines when the
+# table is narrower than preferred; nothing is cut off.
+_COLUMNS = {"layer": ("Layer (type)", 32, 12), "shape": ("Output Shape", 24, 10),
+            "params": ("Param #", 12, 8), "macs": ("MACs/sample", 13, 7),
+            "memory": ("Act. mem (batch {})", 20, 9), "connected": ("Connected to", 24, 10),
+            "trainable": ("Trainable", 10, 6)}
+
+
+def column_widths(preferred: list[int], narrowest: list[int], total: int) -> list[int]:
+    """Widths summing to `total` (or to the narrowest table, if wider): each column between
+    its narrowest and preferred width in proportion, any extra width to the first column.
+
+    Example:
+        >>> column_widths([32, 24, 12], [14, 12, 8], 48)
+        [22, 17, 9]
+    """
+    spare = total - sum(narrowest)
+    if spare <= 0:
+        return list(narrowest)
+    slack = [p - n for p, n in zip(preferred, narrowest)]
+    share = min(spare / max(sum(slack), 1), 1.0)
+    widths = [n + int(s * share) for n, s in zip(narrowest, slack)]
+    for i in range(total - sum(widths)):            # rounding leftovers, then extra width
+        widths[0 if sum(widths) >= sum(preferred) else i % len(widths)] += 1
+    return widths
+
+
+def _positions_to_widths(positions: list[float], total: int) -> list[int]:
+    """Keras' `positions`: right edges of the columns, as fractions of the line or columns."""
+    edges = [int(p * total) if p <= 1 else int(p) for p in positions]
+    return [b - a for a, b in zip([0, *edges], edges)]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(width - 1, 1), break_on_hyphens=False) or [""]
+
+
 def print_summary(model, line_length: int | None = None, print_fn=None, batch_size: int = 32,
-                  show_trainable: bool = False) -> None:
+                  show_trainable: bool = False, positions: Any = None) -> None:
+    """Prints the layer table, as wide as `line_length` or else as the terminal (at most
+    the preferred width of every column), wrapping long cells as Keras 3 does."""
     print_fn = print_fn or print
     rows = layer_rows(model)
     functional = type(model).__name__ != "Sequential"
     itemsize = np.dtype(model.dtype).itemsize
-    headers = ["Layer (type)", "Output Shape", "Param #", "MACs/sample",
-               f"Act. mem (batch {batch_size})"]
-    widths = [32, 24, 12, 13, 20]
-    if functional:
-        headers.append("Connected to")
-        widths.append(24)
-    if show_trainable:
-        headers.append("Trainable")
-        widths.append(10)
-    total = line_length or sum(widths)
-
-    def line(cells):
-        text = "".join(str(c)[: w - 1].ljust(w) for c, w in zip(cells, widths))
-        return text[:total]
-
-    print_fn(f'Model: "{model.name}"')
-    print_fn("_" * total)
-    print_fn(line(headers))
-    print_fn("=" * total)
-    for i, row in enumerate(rows):
-        shape = row.output_shape
-        act = sample_bytes(shape, itemsize) * batch_size
-        cells = [f"{row.name} ({row.type})", _fmt_shape(shape), f"{row.params:,}",
-                 _fmt_count(row.macs), _fmt_bytes(act)]
+    keys = ["layer", "shape", "params", "macs", "memory"]
+    keys += ["connected"] if functional else []
+    keys += ["trainable"] if show_trainable else []
+    headers = [_COLUMNS[k][0].format(batch_size) for k in keys]
+    preferred = [_COLUMNS[k][1] for k in keys]
+    table = []
+    for row in rows:
+        cells = [f"{row.name} ({row.type})", _fmt_shape(row.output_shape), f"{row.params:,}",
+                 _fmt_count(row.macs),
+                 _fmt_bytes(sample_bytes(row.output_shape, itemsize) * batch_size)]
         if functional:
             cells.append(", ".join(row.connected_to))
         if show_trainable:
             cells.append("Y" if row.trainable else "N")
-        print_fn(line(cells))
-        print_fn(("=" if i == len(rows) - 1 else "_") * total)
+        table.append(cells)
+    total = line_length or min(shutil.get_terminal_size().columns, sum(preferred))
+    # narrowest widths that break no word (a layer name, a header word), if the line allows
+    longest = [max(len(word) + 1 for cells in [headers, *table] for word in cells[i].split()
+                   or [""]) for i in range(len(keys))]
+    narrowest = [_COLUMNS[k][2] for k in keys]
+    for i in sorted(range(len(keys)), key=lambda i: longest[i] - narrowest[i]):  # cheap first
+        whole = min(max(narrowest[i], longest[i]), preferred[i])
+        if sum(narrowest) - narrowest[i] + whole <= total:
+            narrowest[i] = whole
+    if positions is not None and len(positions) == len(keys):
+        widths = _positions_to_widths(list(positions), total)
+    else:
+        widths = column_widths(preferred, narrowest, total)
+    total = sum(widths)
+
+    def emit(cells: list[str]) -> None:
+        wrapped = [_wrap(str(c), w) for c, w in zip(cells, widths)]
+        for k in range(max(map(len, wrapped))):
+            print_fn("".join((w[k] if k < len(w) else "").ljust(width)
+                             for w, width in zip(wrapped, widths)).rstrip())
+
+    print_fn(f'Model: "{model.name}"')
+    print_fn("_" * total)
+    emit(headers)
+    print_fn("=" * total)
+    for i, cells in enumerate(table):
+        emit(cells)
+        print_fn(("=" if i == len(table) - 1 else "_") * total)
     trainable = sum(w.size for w in model.trainable_weights)
     non_trainable = sum(w.size for w in model.non_trainable_weights)
     print_fn(f"Total params: {trainable + non_trainable:,} "
