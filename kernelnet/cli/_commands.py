@@ -77,7 +77,9 @@ def load_images(files: list[Path], shape: tuple[int, int, int]) -> Array:
 
 
 def _predict_batches(model: Any, x: Array, batch_size: int, verbose: int) -> Array:
-    from tqdm import tqdm
+    from kernelnet.utils._tqdm import tqdm_class
+
+    tqdm = tqdm_class()
 
     starts = range(0, len(x), batch_size)
     bar = tqdm(starts, desc="predict", unit="batch", disable=not verbose or len(starts) < 2)
@@ -138,7 +140,9 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from kernelnet.utils._tqdm import tqdm_class
+
+    tqdm = tqdm_class()
 
     from kernelnet import visualization as vis
 
