@@ -28,7 +28,10 @@ def load(quick):
                 (rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 16)))
     from kernelnet.datasets import cifar10
 
-    return cifar10.load_data()
+    try:
+        return cifar10.load_data()
+    except (OSError, ValueError) as err:      # offline, or no file placed: one clear line
+        raise SystemExit(f"cifar10_cnn.py: {' '.join(str(err).split())}") from None
 
 
 def main(argv=None):

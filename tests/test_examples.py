@@ -75,5 +75,17 @@ def test_mnist_cnn(tmp_path):
     assert {"mnist_cnn.kn", "history.json", "history.png"} <= {p.name for p in tmp_path.iterdir()}
 
 
-def test_resnet_transfer():
-    assert run_example("resnet_transfer", "--quick") == 0
+def test_resnet_transfer(tmp_path, capsys):
+    assert run_example("resnet_transfer", "--quick", "--out", str(tmp_path)) == 0
+    assert (tmp_path / "resnet_transfer.kn").is_file()
+    assert "Epoch 1/1" in capsys.readouterr().out          # progress, not two silent minutes
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")))
+def test_every_example_has_out_and_a_whole_help_description(name, capsys):
+    with pytest.raises(SystemExit):
+        run_example(name, "--help")
+    text = capsys.readouterr().out
+    assert "--out" in text
+    description = " ".join(text.split("\n\n")[1].split())
+    assert description.endswith("."), description            # not cut mid-sentence
