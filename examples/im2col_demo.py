@@ -30,9 +30,11 @@ def conv_naive(x, kernel):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller timing problem")
-    parser.add_argument("--out", default="runs/im2col")
+    parser.add_argument("--out", default="runs/im2col", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

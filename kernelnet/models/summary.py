@@ -98,22 +98,29 @@ _COLUMNS = {"layer": ("Layer (type)", 32, 12), "shape": ("Output Shape", 24, 10)
             "trainable": ("Trainable", 10, 6)}
 
 
-def column_widths(preferred: list[int], narrowest: list[int], total: int) -> list[int]:
-    """Widths summing to `total` (or to the narrowest table, if wider): each column between
-    its narrowest and preferred width in proportion, any extra width to the first column.
+def column_widths(preferred: list[int], narrowest: list[int], total: int,
+                  needed: list[int] | None = None) -> list[int]:
+    """Widths summing to `total` (or to the narrowest table, if wider). Each column gets its
+    narrowest width; the spare width goes first to the columns whose cells still wrap
+    (`needed`: the longest cell + 1), in proportion to what they lack, then towards the
+    preferred widths, and what is left to the column that lacks the most.
 
     Example:
         >>> column_widths([32, 24, 12], [14, 12, 8], 48)
-        [22, 17, 9]
+        [23, 16, 9]
+        >>> column_widths([32, 24, 12], [14, 12, 8], 48, needed=[30, 14, 8])
+        [26, 14, 8]
     """
-    spare = total - sum(narrowest)
-    if spare <= 0:
-        return list(narrowest)
-    slack = [p - n for p, n in zip(preferred, narrowest)]
-    share = min(spare / max(sum(slack), 1), 1.0)
-    widths = [n + int(s * share) for n, s in zip(narrowest, slack)]
-    for i in range(total - sum(widths)):            # rounding leftovers, then extra width
-        widths[0 if sum(widths) >= sum(preferred) else i % len(widths)] += 1
+    widths = list(narrowest)
+    for target in (needed or preferred, preferred):
+        spare = total - sum(widths)
+        lack = [max(t - w, 0) for t, w in zip(target, widths)]
+        if spare > 0 and sum(lack):
+            share = min(spare / sum(lack), 1.0)
+            widths = [w + int(gap * share) for w, gap in zip(widths, lack)]
+    while sum(widths) < total:
+        lack = [p - w for p, w in zip(preferred, widths)]
+        widths[lack.index(max(lack)) if max(lack) > 0 else 0] += 1
     return widths
 
 
@@ -154,6 +161,7 @@ def print_summary(model, line_length: int | None = None, print_fn=None, batch_si
     # narrowest widths that break no word (a layer name, a header word), if the line allows
     longest = [max(len(word) + 1 for cells in [headers, *table] for word in cells[i].split()
                    or [""]) for i in range(len(keys))]
+    needed = [min(max(len(cells[i]) + 1 for cells in table), p) for i, p in enumerate(preferred)]
     narrowest = [_COLUMNS[k][2] for k in keys]
     for i in sorted(range(len(keys)), key=lambda i: longest[i] - narrowest[i]):  # cheap first
         whole = min(max(narrowest[i], longest[i]), preferred[i])
@@ -162,7 +170,8 @@ def print_summary(model, line_length: int | None = None, print_fn=None, batch_si
     if positions is not None and len(positions) == len(keys):
         widths = _positions_to_widths(list(positions), total)
     else:
-        widths = column_widths(preferred, narrowest, total)
+        needed = [max(n, w) for n, w in zip(needed, narrowest)]
+        widths = column_widths(preferred, narrowest, total, needed)
     total = sum(widths)
 
     def emit(cells: list[str]) -> None:
