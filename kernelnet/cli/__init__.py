@@ -86,11 +86,11 @@ def _add_data_flags(p: argparse.ArgumentParser, train: bool) -> None:
                         "test/ folders of those")
     p.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
                    help="samples per gradient step" if train else "samples per forward pass")
-    p.add_argument("--samples", type=_positive_int, metavar="N",
-                   help="use only the first N training samples (default: all)")
     p.add_argument("--test-samples", type=_positive_int, metavar="N",
                    help="use only the first N test samples (default: all)")
     if train:
+        p.add_argument("--samples", type=_positive_int, metavar="N",
+                       help="use only the first N training samples (default: all)")
         p.add_argument("--image-size", metavar="N|HxW",
                        help="resize images to N x N or H x W pixels (--data-dir: 64, "
                             "synthetic: 28; named datasets keep their size)")

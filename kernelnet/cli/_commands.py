@@ -29,7 +29,7 @@ def evaluate(args: argparse.Namespace) -> int:
         args.data = _run_info(args.model).get("data")
         if args.data not in _data.DATASETS:
             raise UsageError("evaluate needs --data NAME or --data-dir DIR.")
-    args.seed, args.image_size, args.channels = None, None, None
+    args.seed, args.image_size, args.channels, args.samples = None, None, None, None
     data = _data.load(args, _models.image_shape(model))
     if args.data_dir:  # the whole folder: join the two parts
         x, y = _data.collect(data.train)
@@ -148,8 +148,11 @@ def inspect(args: argparse.Namespace) -> int:
 
     model = _models.load(args.model, compile=False)
     shape = _models.image_shape(model)
-    x = load_images(image_files([args.image]), shape)[0]
-    names = _run_info(args.model).get("class_names")
+    files = image_files([args.image])
+    x = load_images(files, shape)[0]
+    info = _run_info(args.model)
+    warn_polarity(files, x[np.newaxis], info)
+    names = info.get("class_names")
     out = Path(args.out)
     convs = vis.conv_layers(model)
     if not convs:
