@@ -141,6 +141,13 @@ def test_feature_geometry_puts_cells_at_the_centre_of_what_they_saw():
     model = Sequential([layers.Input(shape=(8, 8, 1)),
                         layers.Conv2D(1, 3, strides=2, padding="same", name="c")])
     assert feature_geometry(model, "c") == ((1.0, 2.0), (1.0, 2.0))
+    # through padding, pooling and residual Adds: ZeroPadding2D(3) + 7x7/2 is centred on 2i
+    from kernelnet.applications import ResNet18
+
+    resnet = ResNet18(input_shape=(64, 64, 3), weights=None, classes=10)
+    assert feature_geometry(resnet, "conv1_conv") == ((0.0, 2.0), (0.0, 2.0))
+    assert feature_geometry(resnet, "pool1_pool") == ((0.0, 4.0), (0.0, 4.0))
+    assert feature_geometry(resnet, "conv5_block2_2_conv")[0][1] == 32.0
 
 
 def test_to_image_size_interpolates_between_cell_centres():
@@ -309,6 +316,13 @@ def test_plot_grad_cam_and_images(tmp_path, rng):
     assert_png(tmp_path / "g.png")
     fig = vis.plot_images(rng.random((5, 8, 8, 3)), y=[0, 1, 0, 1, 1], class_names=["u", "v"])
     assert [ax.get_title() for ax in fig.axes] == ["u", "v", "u", "v", "v"]   # one per image
+
+
+def test_grad_cam_image_on_a_residual_graph(rng):
+    from kernelnet.visualization.gradcam import grad_cam_image
+
+    heat = grad_cam_image(residual_cnn(), rng.standard_normal((6, 6, 2)))   # through the Add
+    assert heat.shape == (6, 6) and 0 <= heat.min() and heat.max() <= 1
 
 
 def test_figures_never_touch_pyplot_state(rng):

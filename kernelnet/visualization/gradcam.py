@@ -75,7 +75,8 @@ def grad_cam(model: Any, image: Any, layer_name: str | None = None,
 Geometry = tuple[tuple[float, float], tuple[float, float]]     # ((start_h, jump_h), (start_w, ...))
 
 
-def _layer_geometry(layer: Any, in_shape: tuple, geo: Geometry) -> Geometry | None:
+def _layer_geometry(layer: Any, in_shape: tuple, out_shape: tuple,
+                    geo: Geometry) -> Geometry | None:
     """Geometry of `layer`'s output from its input's; None when the layer's is unknown."""
     from kernelnet import layers
     from kernelnet.ops.conv import resolve_padding
@@ -93,8 +94,7 @@ def _layer_geometry(layer: Any, in_shape: tuple, geo: Geometry) -> Geometry | No
     if isinstance(layer, layers.Cropping2D):
         return tuple((start + crop[0] * jump, jump) for (start, jump), crop in  # type: ignore
                      zip(geo, layer.cropping))
-    out_shape = layer.compute_output_shape(in_shape)
-    return geo if tuple(out_shape[1:3]) == tuple(in_shape[1:3]) else None
+    return geo if tuple(out_shape[1:3]) == tuple(in_shape[1:3]) else None   # e.g. Add, ReLU
 
 
 def _walk(model: Any, in_shape: tuple, geo: Geometry | None, name: str,
@@ -110,7 +110,8 @@ def _walk(model: Any, in_shape: tuple, geo: Geometry | None, name: str,
         else:
             out_shape = tuple(layer.compute_output_shape(arg))
             rank4 = len(shape) == 4 and len(out_shape) == 4
-            out = (out_shape, _layer_geometry(layer, shape, g) if g and rank4 else None)
+            out = (out_shape, _layer_geometry(layer, shape, out_shape, g) if g and rank4
+                   else None)
         values[node.out_id] = out
         if layer.name == name:
             found[name] = out[1]
@@ -120,6 +121,8 @@ def _walk(model: Any, in_shape: tuple, geo: Geometry | None, name: str,
 def feature_geometry(model: Any, layer_name: str) -> Geometry | None:
     """`((start_h, jump_h), (start_w, jump_w))`: cell `(i, j)` of `layer_name`'s output is
     centred on input pixel `(start_h + i * jump_h, start_w + j * jump_w)`; None if unknown."""
+    if getattr(model, "_multi_input", False):
+        return None
     found: dict = {}
     _walk(model, tuple(model.batch_input_shape), ((0.0, 1.0), (0.0, 1.0)), layer_name, found)
     return found.get(layer_name)
