@@ -169,7 +169,7 @@ def _stroke_share(model, layer_name=None, digits=12):
     from kernelnet.visualization.gradcam import grad_cam_image
 
     _, (x_test, _) = mnist.load_data()
-    shares = []
+    shares, areas = [], []
     for digit in x_test[:digits, :, :, None].astype("float32") / 255:
         stroke = digit[..., 0] > 0.3
         near = stroke.copy()
@@ -178,7 +178,8 @@ def _stroke_share(model, layer_name=None, digits=12):
                 near |= np.roll(stroke, (dy, dx), axis=(0, 1))
         heat = grad_cam_image(model, digit, layer_name)
         shares.append(heat[near].sum() / heat.sum())
-    return np.array(shares), near.mean()
+        areas.append(near.mean())
+    return np.array(shares), float(np.mean(areas))
 
 
 @pytest.fixture(scope="module")
