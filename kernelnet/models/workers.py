@@ -71,7 +71,10 @@ class Worker:
         child.close()
 
     def send(self, op: str, *payload) -> None:
-        self.conn.send((op, payload))
+        try:
+            self.conn.send((op, payload))
+        except OSError:  # BrokenPipeError: the worker is gone
+            raise self._exited() from None
 
     def reply(self):
         """The result of the last `send`; re-raises the worker's exception."""
@@ -79,13 +82,16 @@ class Worker:
         try:
             status, value = self.conn.recv()
         except (EOFError, OSError):
-            self.process.join(1.0)
-            raise RuntimeError(
-                f"kernelnet training worker (pid {self.process.pid}) exited unexpectedly "
-                f"(exit code {self.process.exitcode}); the step was not applied.") from None
+            raise self._exited() from None
         if status == "error":
             raise value
         return value
+
+    def _exited(self) -> RuntimeError:
+        self.process.join(1.0)
+        return RuntimeError(
+            f"kernelnet training worker (pid {self.process.pid}) exited unexpectedly "
+            f"(exit code {self.process.exitcode}); the step was not applied.")
 
     def _wait(self, poll_s: float = 0.5) -> None:
         """Returns when a reply (or the end of the pipe) is there; raises if the worker is

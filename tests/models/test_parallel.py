@@ -216,7 +216,9 @@ def test_a_dead_worker_is_reported_then_replaced(monkeypatch):
         x, y = data()
         model, serial = small_cnn(), small_cnn()
         model.train_on_batch(x, y)
-        pool_of(model)[0].process.kill()
+        dead = pool_of(model)[0].process
+        dead.kill()
+        dead.join()  # gone before the step sends to it: the send itself fails
         with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
             model.train_on_batch(x, y)
         assert model not in workers._POOLS
