@@ -187,6 +187,9 @@ class Layer:
     # Whether the class runs `forward`/`backward` (fused) rather than `call`; see
     # __init_subclass__.
     _fused = False
+    # Whether `call()` receives array inputs as Tensors (Lambda: NumPy functions predict on
+    # arrays; graph models pass arrays on to their layers).
+    _tensor_inputs = True
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -509,6 +512,9 @@ class Layer:
                 tracked, shape = is_tracked(xs), tuple(xs.shape)
             if not self.built:
                 self._maybe_build(shape)
+            if self._tensor_inputs and not tracked:  # call() sees Tensors, as in Keras
+                xs = (type(xs)(Tensor(x) for x in xs) if isinstance(xs, (list, tuple))
+                      else Tensor(xs))
             accepted = _call_arguments(type(self))
             if training is not None and ("training" in accepted):
                 kwargs = {**kwargs, "training": bool(training)}

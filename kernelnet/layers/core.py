@@ -377,6 +377,8 @@ class Lambda(Layer):
         self.output_shape = None if output_shape is None else tuple(output_shape)
         self.arguments = dict(arguments or {})
 
+    _tensor_inputs = False
+
     def call(self, inputs, training=None):
         try:
             return self.function(inputs, **self.arguments)

@@ -121,6 +121,10 @@ class Model(Layer):
     call._runs_graph = True
 
     @property
+    def _tensor_inputs(self) -> bool:
+        return self._subclassed
+
+    @property
     def _subclassed(self) -> bool:
         """Whether the model's graph is its own `call()` code (not Sequential/functional)."""
         return not getattr(type(self).call, "_runs_graph", False)
