@@ -60,6 +60,11 @@ class Model(Layer):
             from kernelnet.models import functional
 
             functional.build_graph(self, inputs, outputs)
+        elif type(self) is Model:
+            raise ValueError(
+                "Model(inputs, outputs) needs the symbolic input and output tensors, e.g. "
+                "`inputs = kernelnet.Input((28, 28, 1)); Model(inputs, layers.Dense(10)(...))`. "
+                "Received: inputs=None, outputs=None.")
 
     # ------------------------------------------------------------ layers and weights
     @property
@@ -74,6 +79,12 @@ class Model(Layer):
         """Returns a layer by name or by index in `layers`."""
         layers = self.layers
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
+                    -len(layers) <= index < len(layers)):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index!r} but model {self.name!r} "
+                    f"only has {len(layers)} layers (valid indices "
+                    f"{-len(layers)}..{len(layers) - 1}).")
             return layers[index]
         for layer in layers:
             if layer.name == name:
@@ -166,6 +177,7 @@ class Model(Layer):
             "loss": losses.serialize(self.loss) if self.loss is not None else None,
             "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in names],
         }
+        self._warn_probabilities_as_logits()
 
     def _require_compiled(self, method: str) -> None:
         if self.optimizer is None or self.loss is None:
@@ -227,11 +239,29 @@ class Model(Layer):
         when the loss can take its gradient wrt them, as Keras does with `_keras_logits`: the
         gradient is then `(p - y) / n`, without the activation's Jacobian. None otherwise."""
         logits = getattr(out, "_keras_logits", None)
-        if logits is None or not hasattr(self.loss, "value_and_logits_grad") \
-                or getattr(self.loss, "from_logits", False):
+        if logits is None or not hasattr(self.loss, "value_and_logits_grad"):
             return None
         expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
-        return logits if getattr(out, "activation", None) == expected else None
+        if getattr(out, "activation", None) != expected:
+            return None
+        return None if getattr(self.loss, "from_logits", False) else logits
+
+    def _warn_probabilities_as_logits(self) -> None:
+        """Keras' warning when `from_logits=True` meets an output softmax/sigmoid (a graph
+        model's output layer's activation; the probabilities are then taken as logits)."""
+        if not getattr(self.loss, "from_logits", False) or not self._output_ids:
+            return
+        layer = self
+        while getattr(layer, "_output_ids", None):
+            layer = next(n.layer for n in layer._nodes if n.out_id == layer._output_ids[0])
+        act = getattr(getattr(layer, "_act", None), "name", None)
+        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
+        if act == expected:
+            import warnings
+
+            warnings.warn(f"`{self.loss.name}` received `from_logits=True`, but the `output` "
+                          f"argument was produced by a {expected.capitalize()} activation and "
+                          "thus does not represent logits. Was this intended?", stacklevel=3)
 
     def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         self._require_compiled("train_on_batch")
@@ -309,6 +339,7 @@ class Model(Layer):
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
         if self.built:
+            self._check_batch(x)
             return
         if self._subclassed:
             # A subclassed model creates its weights by running: one sample, nothing recorded.
@@ -318,6 +349,7 @@ class Model(Layer):
             return
         self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
         self.built = True
+        self._check_batch(x)
 
     def _call_ops(self, inputs: Any, training: bool | None, kwargs: dict) -> Any:
         if self.built or not self._subclassed:
@@ -332,6 +364,37 @@ class Model(Layer):
         self._multi_output = isinstance(out, (list, tuple))
         return out
 
+    def _check_batch(self, x: Array | list[Array]) -> None:
+        """Checks a whole batch against the input shape before it is split over threads, so an
+        error shows the batch the user passed (not a per-thread share) and the usual fix."""
+        expected = getattr(self, "batch_input_shape", None)
+        if expected is None:
+            return
+        arrays = x if isinstance(x, list) else [x]
+        shapes = list(expected) if self._multi_input else [expected]
+        if len(arrays) != len(shapes):
+            got = (f"a list of {len(arrays)} arrays with shapes "
+                   f"{[tuple(a.shape) for a in arrays]}" if isinstance(x, list) else
+                   f"one array of shape {tuple(x.shape)}")
+            raise ValueError(
+                f"Model {self.name!r} expects {len(shapes)} input(s) but received {got}. "
+                + ("Pass one array, not a list." if len(shapes) == 1 else
+                   f"Pass a list of {len(shapes)} arrays, one per input."))
+        def fits(got: tuple, want: tuple) -> bool:
+            return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got))
+
+        for i, (a, want) in enumerate(zip(arrays, shapes)):
+            got = tuple(int(d) for d in a.shape)
+            if fits(got[1:], tuple(want[1:])):
+                continue
+            hint = ""
+            if fits(got, tuple(want[1:])):
+                hint = " This is one sample without the batch axis: pass x[None]."
+            elif want[-1] == 1 and fits(got[1:], tuple(want[1:-1])):
+                hint = " If these are single-channel images, add a channel axis: x[..., None]."
+            raise ValueError(f"Input {i} of model {self.name!r} is incompatible: expected shape "
+                             f"{tuple(want)}, received {got}.{hint}")
+
     fit = training.fit
     evaluate = training.evaluate
     predict = training.predict
@@ -343,9 +406,42 @@ class Model(Layer):
     def summary(self, line_length: int | None = None, positions: Any = None,
                 print_fn: Any = None, expand_nested: bool = False, show_trainable: bool = False,
                 batch_size: int = 32) -> None:
-        """Prints Keras' layer table plus multiply-adds per sample and activation memory."""
+        """Prints Keras' layer table plus multiply-adds per sample and activation memory.
+
+        The table is `line_length` characters wide, or as wide as the terminal (at most the
+        width every column prefers); cells that do not fit wrap onto more lines. `positions`
+        are Keras' column right edges (fractions of the line, or character positions).
+        """
         summary.print_summary(self, line_length=line_length, print_fn=print_fn,
-                              batch_size=batch_size, show_trainable=show_trainable)
+                              batch_size=batch_size, show_trainable=show_trainable,
+                              positions=positions)
+
+    def export(self, filepath: Any, format: str = "onnx", verbose: bool = True,
+               input_signature: Any = None, **kwargs: Any) -> None:
+        """Writes the model for inference elsewhere, with Keras 3's signature.
+
+        Only `format="onnx"` exists here (Keras' "tf_saved_model" and "openvino" need
+        TensorFlow/OpenVINO); it is `kernelnet.onnx_export.export_onnx(model, filepath,
+        opset=13)`, which needs the `onnx` extra. `kwargs` may give `opset`.
+        `input_signature` must be None: the batch axis is already dynamic.
+        """
+        if format != "onnx":
+            raise ValueError(f"Unrecognized format for `export()` of model {self.name!r}: "
+                             f"expected 'onnx'. Received: format={format!r}. Keras' "
+                             "'tf_saved_model' and 'openvino' formats need TensorFlow/OpenVINO.")
+        if input_signature is not None:
+            raise ValueError("`export()` takes no `input_signature`: the ONNX graph has the "
+                             f"model's input shape with a dynamic batch axis. Received: "
+                             f"input_signature={input_signature!r}.")
+        unknown = set(kwargs) - {"opset"}
+        if unknown:
+            raise TypeError(f"`export()` got unexpected keyword arguments {sorted(unknown)}; "
+                            "format='onnx' takes `opset`.")
+        from kernelnet import onnx_export
+
+        onnx_export.export_onnx(self, filepath, **kwargs)
+        if verbose:
+            print(f"Saved model {self.name!r} to {filepath} (ONNX).")
 
     def count_params(self) -> int:
         if not self.built:
