@@ -296,3 +296,42 @@ def test_functional_merge_helpers(rng, helper, cls, kwargs):
     xa, xb = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
     np.testing.assert_array_equal(model.predict([xa, xb], verbose=0),
                                   getattr(layers, cls)(**kwargs)([xa, xb]).astype("float32"))
+
+
+class Scale(layers.Layer):
+    """The tutorial's fused layer (docs/tutorial.md, section 10)."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def forward(self, ctx, x, training=False):
+        if ctx is not None:
+            ctx.x = x
+        return x * self.w.value
+
+    def backward(self, ctx, grad):
+        dx = grad * self.w.value if ctx.needs_input_grad[0] else None
+        dw = (grad * ctx.x).reshape(-1, grad.shape[-1]).sum(axis=0)
+        return dx, [dw] if self.trainable else []
+
+
+class ScaleOps(layers.Layer):
+    """The tutorial's layer from ops."""
+
+    def build(self, input_shape):
+        self.w = self.add_weight(shape=(input_shape[-1],), initializer="ones", name="w")
+
+    def call(self, x):
+        return x * self.w
+
+
+@pytest.mark.parametrize("cls", [Scale, ScaleOps])
+def test_the_tutorials_two_ways_of_writing_a_layer_agree_with_finite_differences(rng, cls):
+    x, y = rng.standard_normal((8, 4)), rng.standard_normal((8, 2))
+    model = Sequential([Input(shape=(4,)), cls(), layers.Dense(2)])
+    model.compile("sgd", "mse")
+    errors = gradient_check(model, x, y)
+    assert len(errors) == 3 and max(errors.values()) < 1e-6
+    with GradientTape() as tape:   # one recorded node either way: the layer, or its multiply
+        out = model.layers[0](x)
+    assert len(tape._nodes) == 1 and out.shape == (8, 4)
