@@ -58,7 +58,7 @@ class _RunRecorder(callbacks_module.Callback):
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         values = {k: float(np.mean(v)) for k, v in (logs or {}).items()}
         if not all(math.isfinite(v) for v in values.values()) or not all(
-                np.isfinite(w).all() for w in self.model.weights):
+                np.isfinite(np.asarray(w)).all() for w in self.model.weights):
             self.diverged = epoch + 1
             self.model.stop_training = True
             return

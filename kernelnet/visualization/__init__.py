@@ -11,10 +11,16 @@ Every plotting function returns the matplotlib `Figure`, saves it when given `pa
 - `plot_confusion_matrix(y_true, y_pred)`, `plot_images(x, y)`.
 - `grad_cam(model, image)` -> heat map array at the layer's resolution; `grad_cam_image`
   places it on the image's pixels; `plot_grad_cam(model, image)` -> Figure.
+- `saliency_map(model, image)` -> `max_c |d score / d pixel|`, computed with the GradientTape.
 - `intermediate_outputs(model, x, names)`: activations of any layers (no plotting).
 """
 
-from kernelnet.visualization.gradcam import grad_cam, grad_cam_image, plot_grad_cam
+from kernelnet.visualization.gradcam import (
+    grad_cam,
+    grad_cam_image,
+    plot_grad_cam,
+    saliency_map,
+)
 from kernelnet.visualization.history import plot_history
 from kernelnet.visualization.kernels import plot_feature_maps, plot_kernels
 from kernelnet.visualization.predictions import (
@@ -27,6 +33,7 @@ from kernelnet.visualization.probe import conv_layers, intermediate_outputs
 
 plot_filters = plot_kernels
 
-__all__ = ["confusion_matrix", "conv_layers", "grad_cam", "grad_cam_image", "intermediate_outputs",
-           "plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_grad_cam",
-           "plot_history", "plot_images", "plot_kernels", "plot_predictions"]
+__all__ = ["confusion_matrix", "conv_layers", "grad_cam", "grad_cam_image",
+           "intermediate_outputs", "plot_confusion_matrix", "plot_feature_maps", "plot_filters",
+           "plot_grad_cam", "plot_history", "plot_images", "plot_kernels", "plot_predictions",
+           "saliency_map"]

@@ -18,6 +18,8 @@ NOTE: two departures from the paper's formula, both measured on MNIST digits
   background (LeNet's tanh units output tanh(bias) there, not 0) counts as no evidence. For
   ReLU networks whose blank response is 0 this changes nothing. The cells' sum is then the
   first-order change of `y_c` from a blank image to this one.
+The gradients come from a `GradientTape` (`probe.class_score_gradient`); `saliency_map` asks the
+same question of the input pixels.
 """
 
 from __future__ import annotations
@@ -65,6 +67,21 @@ def grad_cam(model: Any, image: Any, layer_name: str | None = None,
     cam = np.maximum(np.sum(grad * (act - blank), axis=-1), 0.0)    # (h', w')
     peak = float(cam.max())
     return (cam / peak if peak > 0 else cam).astype(np.float64)
+
+
+def saliency_map(model: Any, image: Any, class_index: int | None = None) -> Array:
+    """The saliency map of `class_index` (default: the predicted class) for one image
+    (Simonyan et al. 2014, "Deep Inside Convolutional Networks"): `max_c |dy_c/dx|` over the
+    image's channels, where `y_c` is the class score before the output softmax, computed with
+    a `GradientTape` watching the input.
+
+    Returns:
+        `(h, w)` float array in [0, 1] at the image's resolution.
+    """
+    grad, _ = probe.input_gradient(model, image, class_index)
+    sal = np.abs(grad).max(axis=-1)
+    peak = float(sal.max())
+    return (sal / peak if peak > 0 else sal).astype(np.float64)
 
 
 # Where each feature-map cell sits in the input image: cell i of an axis is centred on input
