@@ -216,7 +216,9 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     compile_config = config.get("compile_config")
     if compile and compile_config and compile_config.get("loss") is not None:
         model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
-                      metrics=compile_config.get("metrics") or None)
+                      metrics=compile_config.get("metrics") or None,
+                      loss_weights=compile_config.get("loss_weights"),
+                      weighted_metrics=compile_config.get("weighted_metrics"))
         if optimizer_state:
             model.optimizer.set_state(model.trainable_weights, model.trainable_weight_names,
                                       optimizer_state)

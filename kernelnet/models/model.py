@@ -47,10 +47,10 @@ class Model(Layer):
         self._layers: list[Layer] = []
         self._multi_input = self._multi_output = False
         self.optimizer = self.loss = None
-        self.compiled_metrics: list = []
+        self.compiled_loss = self.compiled_metrics = self._loss_tracker = None
         self.stop_training = False
         self.history = None
-        self._fused_act = None
+        self._fused_act: tuple = ()  # per output: the activation the loss fuses, or None
         self._replicas = None  # (structure key, thread replicas), see parallel.replicas
         self._step_cache = None  # (structure key, samples), see _inference_step
         if inputs is not None or outputs is not None:
@@ -161,105 +161,139 @@ class Model(Layer):
     def compute_macs(self, input_shape: Shape) -> int:
         return sum(row.macs for row in summary.layer_rows(self))
 
-    def output_layer(self) -> Layer:
-        """The layer producing the (single) output, looking inside nested models."""
-        layer = next(n.layer for n in self._nodes if n.out_id == self._output_ids[0])
+    def output_layer(self, index: int = 0) -> Layer:
+        """The layer producing output `index`, looking inside nested models."""
+        layer = next(n.layer for n in self._nodes if n.out_id == self._output_ids[index])
         return layer.output_layer() if isinstance(layer, Model) else layer
+
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the layers producing the outputs: keys for dict losses and targets."""
+        from kernelnet.models import compile_utils
+
+        return compile_utils.output_names(self)
 
     # ------------------------------------------------------------ compile / train
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
-                loss_weights: Any = None, **kwargs: Any) -> None:
-        """Configures the model for training (optimizer, loss and metric names or objects)."""
+                loss_weights: Any = None, weighted_metrics: Any = None,
+                **kwargs: Any) -> None:
+        """Configures the model for training.
+
+        `loss`, `loss_weights`, `metrics` and `weighted_metrics` are one object, a list in
+        output order or a dict keyed by output name (see `compile_utils`); `metrics` ignore
+        sample weights, `weighted_metrics` use them (Keras 3)."""
         from kernelnet import losses, optimizers
         from kernelnet import metrics as metrics_module
+        from kernelnet.models import compile_utils
 
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 1, "auto")}
-        if unsupported or loss_weights is not None:
-            raise ValueError(
-                "compile() got arguments kernelnet does not support: "
-                f"{unsupported or {'loss_weights': loss_weights}}."
-            )
-        if self._multi_output:
-            raise NotImplementedError(
-                f"Model {self.name!r} has several outputs; kernelnet trains single-output models. "
-                "Use predict() for multi-output models."
-            )
+        if unsupported:
+            raise ValueError(f"compile() got arguments kernelnet does not support: {unsupported}.")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
-        names = metrics if isinstance(metrics, (list, tuple)) else ([metrics] if metrics else [])
-        self.compiled_metrics = [metrics_module.get(m, loss=self.loss) for m in names]
+        names = self.output_names
+        self.compiled_loss = (compile_utils.CompileLoss(loss, loss_weights, names)
+                              if loss is not None else None)
+        resolved = self.compiled_loss.losses if loss is not None else [None] * len(names)
+        self.loss = resolved[0] if len(names) == 1 else (
+            dict(zip(names, resolved)) if isinstance(loss, dict) else resolved)
+        self.compiled_metrics = compile_utils.CompileMetrics(metrics, weighted_metrics, names,
+                                                             resolved)
+        self._loss_tracker = metrics_module.Mean(name="loss")
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": losses.serialize(self.loss) if self.loss is not None else None,
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in names],
+            "loss": _serialize_losses(loss, resolved, names),
+            "metrics": _metric_names(metrics),
         }
-        self._fused_act = self._find_fused_activation()
+        if loss_weights is not None:
+            self._compile_config["loss_weights"] = loss_weights
+        if weighted_metrics is not None:
+            self._compile_config["weighted_metrics"] = _metric_names(weighted_metrics)
+        self._fused_act = tuple(self._find_fused_activation(i, item)
+                                for i, item in enumerate(resolved))
+        del losses
 
-    def _find_fused_activation(self) -> activations.ActivationFunction | None:
+    def _find_fused_activation(self, index: int, loss) -> activations.ActivationFunction | None:
         """The output softmax/sigmoid whose backward the loss can replace by (p - y) / n."""
-        act = getattr(self.output_layer(), "_act", None)
-        if act is None or not hasattr(self.loss, "value_and_logits_grad"):
+        act = getattr(self.output_layer(index), "_act", None)
+        if act is None or not hasattr(loss, "value_and_logits_grad"):
             return None
-        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
+        if getattr(loss, "from_logits", False) or not loss._own_call():
+            return None
+        expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
         return act if act.name == expected else None
 
     def _require_compiled(self, method: str) -> None:
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None:
             raise RuntimeError(f"You must call `compile()` before `{method}()`.")
 
-    def train_step(self, x: Array, y: Array) -> dict[str, Any]:
-        """One optimisation step on a batch: forward, loss, backward, update.
+    def _fit_batch(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[float, Any]:
+        """Forward, compiled loss and backward of a batch (gradients set, not applied);
+        returns `(loss, y_pred)`. With several CPU threads a single-output batch is split
+        over model replicas (`parallel.py`)."""
+        from kernelnet.models import compile_utils
 
-        With several CPU threads the batch is split over model replicas (`parallel.py`).
-        Freed memory is kept for the next step (`backend.keep_freed_memory`).
-        """
-        backend.keep_freed_memory()
-        shards = parallel.shard_count(self, len(y), training=True)
+        if self.compiled_loss is None or getattr(self, "losses", None):
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        names = self.output_names
+        ys = compile_utils.flatten_targets(y, names)
+        sws = compile_utils.flatten_targets(sample_weight, names, "sample_weight")
+        n = parallel.samples(x)
+        shards = 1 if self._multi_output else parallel.shard_count(self, n, training=True)
         if shards > 1:
-            loss, y_pred = parallel.train_step(self, x, y, shards)
-        else:
-            y_pred = self.forward(x, training=True)
-            loss, grad = self._loss_and_grad(y, y_pred)
-            self._backward_from_loss(grad)
-        self.optimizer.apply(self.gradients, self.trainable_weights)
-        return {"loss": loss, "y_pred": y_pred}
+            return parallel.train_step(self, x, ys[0], shards, sws[0])
+        y_pred = self.forward(x, training=True)
+        loss, grad = self._loss_and_grad(ys, _as_list(self, y_pred), sws)
+        self._backward_from_loss(grad if self._multi_output else grad[0])
+        return loss, y_pred
 
-    def _loss_and_grad(self, y: Array, y_pred: Array) -> tuple[float, Array]:
-        """The loss and its gradient wrt the output, or wrt the logits with a fused
-        softmax/sigmoid."""
-        if self._fused_act is not None:
-            return self.loss.value_and_logits_grad(y, y_pred)
-        return self.loss.value_and_grad(y, y_pred)
+    def _loss_and_grad(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple:
+        """The loss and its gradient wrt each output (lists in output order), or wrt the
+        logits where an output softmax/sigmoid is fused; single arrays for one output."""
+        single = not isinstance(y_pred, list)
+        if single:
+            y, y_pred, sample_weight = [y], [y_pred], [sample_weight]
+        fused = [act is not None for act in self._fused_act]
+        loss, grads = self.compiled_loss.value_and_grads(y, y_pred, sample_weight, fused)
+        return loss, (grads[0] if single else grads)
 
-    def _backward_from_loss(self, grad: Array) -> None:
+    def _backward_from_loss(self, grad: Any, fused: bool = True) -> None:
         """Backward from `_loss_and_grad`'s gradient; sets every layer's `gradients`."""
-        fused = self._fused_act
+        acts = [act for act in self._fused_act if act is not None] if fused else []
         # The data needs no gradient, and with the fused loss `grad` is already wrt the logits.
         self._skip_input_grad = True
-        if fused is not None:
-            fused.passthrough = True
+        for act in acts:
+            act.passthrough = True
         try:
             self.backward(grad)
         finally:
             self._skip_input_grad = False
-            if fused is not None:
-                fused.passthrough = False
+            for act in acts:
+                act.passthrough = False
 
-    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Any = None, return_dict: bool = False) -> Any:
+        """One `train_step` on one batch; returns the loss (and metrics) of that batch."""
+        from kernelnet.models import data_adapters
+
         self._require_compiled("train_on_batch")
         x = training.as_model_input(self, x)
         self._ensure_built(x)
-        result = self.train_step(x, np.asarray(y))
-        values = [result["loss"]]
-        for metric in self.compiled_metrics:
-            metric.reset_state()
-            metric.update_state(y, result["y_pred"])
-            values.append(metric.result())
+        y = data_adapters.map_structure(np.asarray, y)
+        if class_weight is not None:
+            sample_weight = data_adapters.class_weight_to_sample_weights(y, class_weight)
+        self.reset_metrics()
+        logs = training._as_logs(self.train_step((x, y, sample_weight)))
+        if return_dict:
+            return logs
+        values = training.flatten_logs_in_order(self, logs)
         return values[0] if len(values) == 1 else values
 
-    def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
         self._require_compiled("test_on_batch")
-        return self.evaluate(x, y, batch_size=len(y), verbose=0)
+        n = parallel.samples(training.as_model_input(self, x))
+        return self.evaluate(x, y, batch_size=max(n, 1), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
 
     def predict_on_batch(self, x: Any) -> Array:
         x = training.as_model_input(self, x)
@@ -324,6 +358,19 @@ class Model(Layer):
             self.built = True
 
     fit = training.fit
+    train_step = training.train_step
+    test_step = training.test_step
+    predict_step = training.predict_step
+    compute_loss = training.compute_loss
+    compute_metrics = training.compute_metrics
+    get_metrics_result = training.get_metrics_result
+    reset_metrics = training.reset_metrics
+    metrics = property(training.metrics)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
     evaluate = training.evaluate
     predict = training.predict
     fit_generator = training.fit_generator
@@ -389,3 +436,33 @@ class Model(Layer):
             "kernelnet models are not picklable by design (loading a pickle can execute code). "
             "Use model.save(path) and kernelnet.models.load_model(path)."
         )
+
+
+def _as_list(model: Model, y_pred: Any) -> list:
+    return list(y_pred) if model._multi_output else [y_pred]
+
+
+def _serialize_losses(loss: Any, resolved: list, names: list[str]) -> Any:
+    from kernelnet import losses
+
+    def one(item):
+        return None if item is None else losses.serialize(item)
+
+    if isinstance(loss, dict):
+        return {n: one(item) for n, item in zip(names, resolved) if item is not None}
+    if isinstance(loss, (list, tuple)) or len(names) > 1:
+        return [one(item) for item in resolved]
+    return one(resolved[0])
+
+
+def _metric_names(metrics: Any) -> Any:
+    def one(m):
+        if isinstance(m, (list, tuple)):
+            return [one(v) for v in m]
+        if isinstance(m, dict):
+            return {k: one(v) for k, v in m.items()}
+        return m if isinstance(m, str) or m is None else getattr(m, "name", str(m))
+
+    if metrics is None:
+        return []
+    return one(metrics) if isinstance(metrics, (list, tuple, dict)) else [one(metrics)]

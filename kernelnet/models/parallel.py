@@ -134,7 +134,8 @@ def _structure_key(model) -> tuple:
 def _replicate(model):
     """A deep copy of `model` sharing its weights, optimizer, loss and metrics; caches dropped."""
     memo = {}
-    for attr in ("optimizer", "loss", "compiled_metrics", "history", "_compile_config"):
+    for attr in ("optimizer", "loss", "compiled_loss", "compiled_metrics", "_loss_tracker",
+                 "history", "_compile_config"):
         value = getattr(model, attr, None)
         memo[id(value)] = value
     for layer in graph.all_layers(model):
@@ -188,36 +189,38 @@ def _sum_gradients(model, reps: list, flat: list[list[Array]] = ()) -> None:
         layer.gradients = total
 
 
-def train_step(model, x: Array | list[Array], y: Array, shards: int) -> tuple[float, Array]:
-    """Forward on the replicas, loss and its gradient on the whole batch, backward on the
-    replicas, gradients summed into `model`'s layers; returns `(loss, y_pred)`.
+def train_step(model, x: Array | list[Array], y: Array, shards: int,
+               sample_weight: Array | None = None) -> tuple[float, Array]:
+    """Forward on the replicas, loss and its gradient on the whole batch (weighted by
+    `sample_weight`), backward on the replicas, gradients summed into `model`'s layers;
+    returns `(loss, y_pred)`.
 
     The first share runs in the calling thread; the others in worker processes where they can
     be forked (`workers.py`), else in threads."""
     if workers.available():
-        return _train_step_processes(model, x, y, shards)
+        return _train_step_processes(model, x, y, shards, sample_weight)
     reps = replicas(model, shards)
-    bounds = split(len(y), shards)
+    bounds = split(samples(x), shards)
     for rep, seeds in zip(reps, _seeds(model, shards)):
         _reseed(rep, seeds)
     with single_threaded_blas():
         parts = run([functools.partial(r.forward, take(x, lo, hi), training=True)
                      for r, (lo, hi) in zip(reps, bounds)])
         y_pred = np.concatenate(parts)
-        loss, grad = model._loss_and_grad(y, y_pred)
+        loss, grad = model._loss_and_grad(y, y_pred, sample_weight)
         run([functools.partial(r._backward_from_loss, grad[lo:hi])
              for r, (lo, hi) in zip(reps, bounds)])
     _sum_gradients(model, reps)
     return loss, y_pred
 
 
-def _train_step_processes(model, x, y, shards: int) -> tuple[float, Array]:
+def _train_step_processes(model, x, y, shards: int, sample_weight) -> tuple[float, Array]:
     own = replicas(model, 1)[0]
     block, pool = workers.for_model(model, shards - 1, _structure_key(model),
                                     functools.partial(_replicate, model))
     for dst, src in zip(block.arrays, model.weights):
         np.copyto(dst, src)
-    (lo, hi), *rest = split(len(y), shards)
+    (lo, hi), *rest = split(samples(x), shards)
     own_seeds, *seeds = _seeds(model, shards)
     _reseed(own, own_seeds)
     try:
@@ -227,7 +230,7 @@ def _train_step_processes(model, x, y, shards: int) -> tuple[float, Array]:
             parts = [own.forward(take(x, lo, hi), training=True),
                      *(worker.reply() for worker in pool)]
         y_pred = np.concatenate(parts)
-        loss, grad = model._loss_and_grad(y, y_pred)
+        loss, grad = model._loss_and_grad(y, y_pred, sample_weight)
         for worker, (a, b) in zip(pool, rest):
             worker.send("backward", grad[a:b])
         with single_threaded_blas():

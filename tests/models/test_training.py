@@ -108,12 +108,12 @@ def test_fused_and_unfused_gradients_agree(rng):
     y = to_categorical(rng.integers(0, 3, 6), 3)
     model = Sequential([layers.Dense(3, activation="softmax", input_shape=(5,))])
     model.compile("sgd", "categorical_crossentropy")
-    assert model._fused_act is not None
+    assert model._fused_act[0] is not None
     y_pred = model.forward(x, training=True)
     loss, grad = model.loss.value_and_grad(y, y_pred)
     model.backward(grad)
     unfused = [g.copy() for g in model.gradients]
-    model.train_step(x, y)  # fused path (updates weights after computing gradients)
+    model.train_step((x, y))  # fused path (updates weights after computing gradients)
     fused = model.gradients
     for a, b in zip(unfused, fused):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
