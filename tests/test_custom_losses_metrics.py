@@ -16,7 +16,8 @@ class CubedError(losses.Loss):
     """Mean cubed absolute error over the last axis, written with kernelnet.ops."""
 
     def call(self, y_true, y_pred):
-        return ops.sum(ops.abs(y_pred - y_true) ** 3, axis=-1) / y_pred.shape[-1]
+        d = y_pred - y_true
+        return ops.sum(ops.abs(d) * d * d, axis=-1) / y_pred.shape[-1]
 
 
 class ScaledMSE(losses.Loss):
@@ -230,3 +231,11 @@ def test_builtin_metric_sample_weight_and_weighted_metrics(rng):
     hits = (np.argmax(model.predict(x, verbose=0), -1) == y).astype(float)
     assert logs["accuracy"] == pytest.approx(hits.mean())
     assert logs["weighted_accuracy"] == pytest.approx(np.sum(hits * sw) / sw.sum())
+
+
+def test_custom_loss_keeps_float32_with_integer_targets(rng):
+    p = rng.standard_normal((4, 3)).astype("float32")
+    y = rng.integers(0, 2, (4, 3))
+    value, grad = CubedError().value_and_grad(y, p)
+    assert isinstance(value, float) and grad.dtype == np.float32
+    np.testing.assert_allclose(grad, 3 * np.abs(p - y) * (p - y) / 3 / 4, rtol=1e-5)

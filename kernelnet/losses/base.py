@@ -141,6 +141,10 @@ class Loss:
         """The weighted, reduced loss: a Python float for plain arrays, a Tensor (recorded by
         an active GradientTape) when `y_pred` is a Tensor."""
         y_pred = y_pred if is_tracked(y_pred) else self._as_pred(y_pred)
+        if not is_tracked(y_true) and y_true is not None:
+            y_true = np.asarray(y_true)
+            if y_true.dtype.kind in "biuf":  # Keras casts targets to the loss dtype
+                y_true = y_true.astype(y_pred.dtype, copy=False)
         values = self.call(y_true, y_pred)
         if not hasattr(values, "shape"):
             values = np.asarray(values)
