@@ -49,9 +49,13 @@ class _Crossentropy(_BuiltinLoss):
         z = np.asarray(logits)
         if z.shape != probs.shape or not z.size:
             return None
-        # The mark does not say which activation made it: check the first sample.
+        name = getattr(y_pred, "activation", None)  # set by Layer.__call__ with the mark
+        if name is not None and name != self._activation:
+            return None
         act = nn.softmax if self._activation == "softmax" else nn.sigmoid
-        if not np.allclose(act(z[:1].astype(np.float64)), probs[:1], rtol=1e-3, atol=1e-6):
+        # A mark without a name: check on the first sample that it is this activation's.
+        if name is None and not np.allclose(act(z[:1].astype(np.float64)), probs[:1],
+                                            rtol=1e-3, atol=1e-6):
             return None
         return _LogitsValues.apply(logits, loss=self, y_true=y_true, probs=probs)
 
