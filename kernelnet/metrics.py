@@ -111,6 +111,10 @@ class Mean(Metric):
         self.count = self.add_variable((), "zeros", dtype="float64", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
+        if isinstance(values, float) and isinstance(sample_weight, (int, float)):
+            self.total.value[...] += values * sample_weight  # a batch's mean loss, per step
+            self.count.value[...] += sample_weight
+            return
         values = np.asarray(values, dtype=np.float64)
         if sample_weight is None:
             self.total.value[...] += values.sum()

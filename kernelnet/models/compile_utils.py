@@ -112,10 +112,10 @@ class CompileLoss:
         w = self.weights[i]
         return value if w is None or w == 1.0 else ops.multiply(value, w)
 
-    def __call__(self, y_true: list, y_pred: list, sample_weight: list | None = None):
-        """The weighted total loss (a Tensor when `y_pred` holds Tensors) of lists in output
-        order (see `flatten_targets`)."""
-        sws = sample_weight or [None] * len(self.names)
+    def __call__(self, y_true: Any, y_pred: Any, sample_weight: Any = None):
+        """The weighted total loss (a Tensor when `y_pred` holds Tensors); targets, outputs
+        and sample weights as one array, a list in output order or a dict by output name."""
+        y_true, y_pred, sws = self.flatten(y_true, y_pred, sample_weight)
         total = None
         for i, (loss, yt, yp, sw) in enumerate(zip(self.losses, y_true, y_pred, sws)):
             if loss is None:
@@ -126,11 +126,16 @@ class CompileLoss:
             total = weighted if total is None else ops.add(total, weighted)
         return total
 
-    def value_and_grads(self, y_true: list, y_pred: list, sample_weight: list | None,
+    def flatten(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[list, list, list]:
+        """Targets, outputs and sample weights as lists in output order."""
+        return (flatten_targets(y_true, self.names), flatten_targets(y_pred, self.names),
+                flatten_targets(sample_weight, self.names, "sample_weight"))
+
+    def value_and_grads(self, y_true: Any, y_pred: Any, sample_weight: Any,
                         fused: list) -> tuple[float, list]:
-        """The total and its gradient wrt each output (wrt the logits where `fused[i]`: the
-        output's softmax/sigmoid is skipped in backward)."""
-        sws = sample_weight or [None] * len(self.names)
+        """The total and its gradient wrt each output, a list in output order (wrt the logits
+        where `fused[i]`: the output's softmax/sigmoid is skipped in backward)."""
+        y_true, y_pred, sws = self.flatten(y_true, y_pred, sample_weight)
         total, grads = 0.0, []
         for i, (loss, yt, yp, sw) in enumerate(zip(self.losses, y_true, y_pred, sws)):
             if loss is None:
@@ -205,8 +210,11 @@ class CompileMetrics:
         for metric in self.metrics:
             metric.reset_state()
 
-    def update_state(self, y_true: list, y_pred: list, sample_weight: list | None = None):
-        sws = sample_weight or [None] * len(self.names)
+    def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None):
+        """Updates every metric of every output; arguments as `CompileLoss.__call__` takes."""
+        y_true = flatten_targets(y_true, self.names)
+        y_pred = [np.asarray(p) for p in flatten_targets(y_pred, self.names)]
+        sws = flatten_targets(sample_weight, self.names, "sample_weight")
         for ms, yt, yp in zip(self.plain, y_true, y_pred):
             for metric in ms:
                 metric.update_state(yt, yp)

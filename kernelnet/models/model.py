@@ -230,13 +230,9 @@ class Model(Layer):
         """Forward, compiled loss and backward of a batch (gradients set, not applied);
         returns `(loss, y_pred)`. With several CPU threads a single-output batch is split
         over model replicas (`parallel.py`)."""
-        from kernelnet.models import compile_utils
-
         if self.compiled_loss is None or getattr(self, "losses", None):
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        names = self.output_names
-        ys = compile_utils.flatten_targets(y, names)
-        sws = compile_utils.flatten_targets(sample_weight, names, "sample_weight")
+        ys, _, sws = self.compiled_loss.flatten(y, None, sample_weight)
         n = parallel.samples(x)
         shards = 1 if self._multi_output else parallel.shard_count(self, n, training=True)
         if shards > 1:

@@ -122,7 +122,13 @@ def _as_logs(logs: Any) -> dict[str, Any]:
     if not isinstance(logs, dict):
         raise TypeError("`train_step` and `test_step` must return a dict of metric values "
                         f"(e.g. {{'loss': 0.3}}). Received: {type(logs).__name__}.")
-    return {k: compile_utils.as_float(v) for k, v in logs.items()}
+    flat: dict[str, Any] = {}
+    for key, value in logs.items():
+        if isinstance(value, dict):  # e.g. {"compile_metrics": {...}} from a custom step
+            flat.update(_as_logs(value))
+        else:
+            flat[key] = compile_utils.as_float(value)
+    return flat
 
 
 def _validation_adapter(validation_data: Any, batch_size: int | None, steps: int | None):
@@ -303,13 +309,9 @@ def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
     recorded Tensor. Override it for a custom loss computation (Keras 3 signature)."""
     from kernelnet import ops
 
-    names = self.output_names
     total = None
     if self.compiled_loss is not None:
-        total = self.compiled_loss(
-            compile_utils.flatten_targets(y, names),
-            _outputs(self, y_pred),
-            compile_utils.flatten_targets(sample_weight, names, "sample_weight"))
+        total = self.compiled_loss(y, y_pred, sample_weight)
     for extra in getattr(self, "losses", None) or []:
         extra = ops.sum(extra)
         total = extra if total is None else ops.add(total, extra)
@@ -321,11 +323,7 @@ def compute_loss(self, x: Any = None, y: Any = None, y_pred: Any = None,
 def compute_metrics(self, x: Any, y: Any, y_pred: Any, sample_weight: Any = None) -> dict:
     """Updates the compiled metrics with a batch; returns `get_metrics_result()`."""
     if self.compiled_metrics is not None:
-        names = self.output_names
-        preds = [np.asarray(p) for p in _outputs(self, y_pred)]
-        self.compiled_metrics.update_state(
-            compile_utils.flatten_targets(y, names), preds,
-            compile_utils.flatten_targets(sample_weight, names, "sample_weight"))
+        self.compiled_metrics.update_state(y, y_pred, sample_weight)
     return self.get_metrics_result()
 
 
