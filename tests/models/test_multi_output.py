@@ -228,3 +228,32 @@ def test_compute_loss_override_is_differentiated(rng):
     np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-5)
     for a, b in zip(runs[0][1], runs[1][1]):
         np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_multi_input_multi_output_with_dict_validation_data(rng):
+    kernelnet.utils.set_random_seed(2)
+    image = Input(shape=(5,), name="image")
+    meta = Input(shape=(3,), name="meta")
+    merged = layers.Concatenate()([layers.Dense(4, activation="relu")(image),
+                                   layers.Dense(4, activation="relu")(meta)])
+    score = layers.Dense(1, activation="sigmoid", name="score")(merged)
+    value = layers.Dense(1, name="value")(merged)
+    model = Model([image, meta], [score, value])
+    model.compile(kernelnet.optimizers.Adam(learning_rate=0.02),
+                  loss={"score": "binary_crossentropy", "value": "mae"},
+                  loss_weights={"score": 2.0}, metrics={"score": "accuracy"})
+    assert model.compiled_loss.weights == [2.0, 1.0]  # missing dict entries weigh 1.0
+    xi, xm = rng.standard_normal((40, 5)), rng.standard_normal((40, 3))
+    ys = (xi[:, 0] > 0).astype("float32")
+    yv = xm[:, :1].astype("float32")
+    sw = {"score": np.ones(40), "value": np.linspace(0.0, 1.0, 40)}
+    hist = model.fit([xi, xm], {"score": ys, "value": yv}, sample_weight=sw, epochs=25,
+                     batch_size=10, verbose=0,
+                     validation_data=([xi, xm], {"score": ys, "value": yv}, sw))
+    assert set(hist.history) == {"loss", "score_accuracy", "score_loss", "value_loss",
+                                 "val_loss", "val_score_accuracy", "val_score_loss",
+                                 "val_value_loss"}
+    assert hist.history["loss"][-1] < 0.7 * hist.history["loss"][0]
+    last = {k: v[-1] for k, v in hist.history.items()}
+    assert last["val_loss"] == pytest.approx(2.0 * last["val_score_loss"]
+                                             + last["val_value_loss"], rel=1e-5)
