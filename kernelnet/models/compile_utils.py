@@ -21,8 +21,11 @@ from kernelnet import ops
 from kernelnet.autodiff.tensor import is_tracked
 
 
-def output_names(model) -> list[str]:
-    """Names of the layers producing the model's outputs (Keras' `model.output_names`)."""
+def output_names(model) -> list[str] | None:
+    """Names of the layers producing the model's outputs (Keras' `model.output_names`); None
+    for a subclassed model, whose outputs are known only once it is called."""
+    if getattr(model, "_subclassed", False):
+        return None
     outputs = getattr(model, "outputs", None) or []
     names = [getattr(getattr(t, "layer", None), "name", None) for t in outputs]
     if outputs and all(names):
@@ -75,6 +78,31 @@ def flatten_targets(y: Any, names: list[str], arg: str = "y") -> list:
     return _per_output(y, names, arg)
 
 
+def default_names(y_pred: Any) -> list[str]:
+    """Output names of a model that has no output layers to name them (a subclassed model):
+    'output' for one output, else 'output_1', 'output_2', ..."""
+    count = len(y_pred) if isinstance(y_pred, (list, tuple)) else 1
+    return ["output"] if count == 1 else [f"output_{i + 1}" for i in range(count)]
+
+
+def resolve_losses(loss: Any) -> Any:
+    """The `loss` argument of compile() with every entry a `Loss` (same structure)."""
+    if isinstance(loss, dict) and "class_name" not in loss:
+        return {k: None if v is None else losses_module.get(v) for k, v in loss.items()}
+    if isinstance(loss, (list, tuple)):
+        return [None if v is None else losses_module.get(v) for v in loss]
+    return None if loss is None else losses_module.get(loss)
+
+
+def serialize_losses(loss: Any) -> Any:
+    """`resolve_losses`' result as JSON-ready configs."""
+    if isinstance(loss, dict):
+        return {k: None if v is None else losses_module.serialize(v) for k, v in loss.items()}
+    if isinstance(loss, list):
+        return [None if v is None else losses_module.serialize(v) for v in loss]
+    return None if loss is None else losses_module.serialize(loss)
+
+
 class CompileLoss:
     """The compiled loss of a model: one `Loss` (or None) and weight per output.
 
@@ -82,8 +110,18 @@ class CompileLoss:
     `Mean` tracker named `<output>_loss` when more than one output has a loss.
     """
 
-    def __init__(self, loss: Any, loss_weights: Any, names: list[str]):
+    def __init__(self, loss: Any, loss_weights: Any, names: list[str] | None):
+        self._given = (loss, loss_weights)
+        self.names: list[str] = []
+        self.built = False
+        if names is not None:
+            self.build(names)
+
+    def build(self, names: list[str]) -> None:
+        """Resolves the losses and weights against the output names."""
+        loss, loss_weights = self._given
         self.names = list(names)
+        self.built = True
         if isinstance(loss, dict) and "class_name" in loss and "class_name" not in names:
             loss = losses_module.get(loss)  # a serialized loss, not one per output
         self.losses = [None if item is None else losses_module.get(item)
@@ -127,7 +165,10 @@ class CompileLoss:
         return total
 
     def flatten(self, y_true: Any, y_pred: Any, sample_weight: Any) -> tuple[list, list, list]:
-        """Targets, outputs and sample weights as lists in output order."""
+        """Targets, outputs and sample weights as lists in output order (the first outputs
+        of a model whose output names are not known before a call name them)."""
+        if not self.built:
+            self.build(default_names(y_pred))
         return (flatten_targets(y_true, self.names), flatten_targets(y_pred, self.names),
                 flatten_targets(sample_weight, self.names, "sample_weight"))
 
@@ -172,10 +213,24 @@ class CompileMetrics:
 
     name = "compile_metrics"
 
-    def __init__(self, metrics: Any, weighted_metrics: Any, names: list[str], losses: list):
+    def __init__(self, metrics: Any, weighted_metrics: Any, names: list[str] | None,
+                 compiled_loss: CompileLoss | None = None):
+        self._given = (metrics, weighted_metrics)
+        self.compiled_loss = compiled_loss
+        self.names: list[str] = []
+        self.plain: list[list] = []
+        self.weighted: list[list] = []
+        if names is not None:
+            self.build(names)
+
+    def build(self, names: list[str]) -> None:
+        """Makes each output's metrics ('accuracy' resolved from that output's loss)."""
         self.names = list(names)
-        self.plain = self._resolve(metrics, losses, "metrics")
-        self.weighted = self._resolve(weighted_metrics, losses, "weighted_metrics")
+        compiled = self.compiled_loss
+        losses = compiled.losses if compiled is not None and compiled.built else [None] * len(
+            names)
+        self.plain = self._resolve(self._given[0], losses, "metrics")
+        self.weighted = self._resolve(self._given[1], losses, "weighted_metrics")
 
     def _resolve(self, value: Any, losses: list, arg: str) -> list[list]:
         n = len(self.names)
@@ -212,6 +267,10 @@ class CompileMetrics:
 
     def update_state(self, y_true: Any, y_pred: Any, sample_weight: Any = None):
         """Updates every metric of every output; arguments as `CompileLoss.__call__` takes."""
+        if not self.names:
+            compiled = self.compiled_loss
+            self.build(compiled.names if compiled is not None and compiled.built
+                       else default_names(y_pred))
         y_true = flatten_targets(y_true, self.names)
         y_pred = [np.asarray(p) for p in flatten_targets(y_pred, self.names)]
         sws = flatten_targets(sample_weight, self.names, "sample_weight")

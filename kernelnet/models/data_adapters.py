@@ -94,9 +94,9 @@ def class_weight_to_sample_weights(y: Any, class_weight: Any) -> Array:
 
 
 def _with_class_weight(batch: tuple, class_weight: Any) -> tuple:
-    x, y, sample_weight = batch
     if class_weight is None:
         return batch
+    x, y, sample_weight = unpack_x_y_sample_weight(batch)
     if sample_weight is not None:
         raise ValueError("You cannot use `class_weight` and `sample_weight` at the same time "
                          "(the data yields (x, y, sample_weight) batches).")
@@ -149,8 +149,8 @@ class ArrayAdapter:
             def take(a, index=index):
                 return a[index]
 
-            yield ((xb if self.multi else xb[0]), map_structure(take, self.y),
-                   map_structure(take, self.sample_weight))
+            yield pack_x_y_sample_weight(xb if self.multi else xb[0], map_structure(take, self.y),
+                                         map_structure(take, self.sample_weight))
 
     def on_epoch_end(self) -> None:
         pass
@@ -216,15 +216,23 @@ def unpack_x_y_sample_weight(data: Any) -> tuple:
                      f"`(x, y, sample_weight)`. Received a tuple of {len(data)} elements.")
 
 
+def pack_x_y_sample_weight(x: Any, y: Any = None, sample_weight: Any = None) -> tuple:
+    """`(x,)`, `(x, y)` or `(x, y, sample_weight)`: the `data` a step receives (Keras 3)."""
+    if y is None:
+        return (x,)
+    return (x, y) if sample_weight is None else (x, y, sample_weight)
+
+
 def split_batch(batch: Any) -> tuple:
-    """(x, y, sample_weight) from a batch: a tuple (x, y), (x, y, sample_weight) or a bare x."""
+    """A batch (a tuple `(x, y)`, `(x, y, sample_weight)` or a bare x) as the `data` of a
+    step, with x as floatx arrays."""
     if isinstance(batch, tuple) and len(batch) > 3:
         raise ValueError("A batch must be `x`, `(x, y)` or `(x, y, sample_weight)`. Received a "
                          f"tuple of {len(batch)} elements.")
     x, y, sample_weight = (unpack_x_y_sample_weight(batch) if isinstance(batch, tuple)
                            else (batch, None, None))
     x = [as_input_array(a) for a in x] if isinstance(x, list) else as_input_array(x)
-    return x, y, sample_weight
+    return pack_x_y_sample_weight(x, y, sample_weight)
 
 
 def make_adapter(x: Any, y: Any, batch_size: int | None, shuffle: bool,

@@ -182,35 +182,35 @@ class Model(Layer):
         `loss`, `loss_weights`, `metrics` and `weighted_metrics` are one object, a list in
         output order or a dict keyed by output name (see `compile_utils`); `metrics` ignore
         sample weights, `weighted_metrics` use them (Keras 3)."""
-        from kernelnet import losses, optimizers
         from kernelnet import metrics as metrics_module
+        from kernelnet import optimizers
         from kernelnet.models import compile_utils
 
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 1, "auto")}
         if unsupported:
             raise ValueError(f"compile() got arguments kernelnet does not support: {unsupported}.")
         self.optimizer = optimizers.get(optimizer)
-        names = self.output_names
-        self.compiled_loss = (compile_utils.CompileLoss(loss, loss_weights, names)
+        names = self.output_names  # None until called, for a model without output layers
+        self.loss = compile_utils.resolve_losses(loss)
+        if isinstance(self.loss, list) and len(self.loss) == 1 and names and len(names) == 1:
+            self.loss = self.loss[0]
+        self.compiled_loss = (compile_utils.CompileLoss(self.loss, loss_weights, names)
                               if loss is not None else None)
-        resolved = self.compiled_loss.losses if loss is not None else [None] * len(names)
-        self.loss = resolved[0] if len(names) == 1 else (
-            dict(zip(names, resolved)) if isinstance(loss, dict) else resolved)
         self.compiled_metrics = compile_utils.CompileMetrics(metrics, weighted_metrics, names,
-                                                             resolved)
+                                                             self.compiled_loss)
         self._loss_tracker = metrics_module.Mean(name="loss")
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": _serialize_losses(loss, resolved, names),
+            "loss": compile_utils.serialize_losses(self.loss),
             "metrics": _metric_names(metrics),
         }
         if loss_weights is not None:
             self._compile_config["loss_weights"] = loss_weights
         if weighted_metrics is not None:
             self._compile_config["weighted_metrics"] = _metric_names(weighted_metrics)
+        per_output = self.compiled_loss.losses if self.compiled_loss is not None else []
         self._fused_act = tuple(self._find_fused_activation(i, item)
-                                for i, item in enumerate(resolved))
-        del losses
+                                for i, item in enumerate(per_output))
 
     def _find_fused_activation(self, index: int, loss) -> activations.ActivationFunction | None:
         """The output softmax/sigmoid whose backward the loss can replace by (p - y) / n."""
@@ -278,7 +278,8 @@ class Model(Layer):
         if class_weight is not None:
             sample_weight = data_adapters.class_weight_to_sample_weights(y, class_weight)
         self.reset_metrics()
-        logs = training._as_logs(self.train_step((x, y, sample_weight)))
+        data = data_adapters.pack_x_y_sample_weight(x, y, sample_weight)
+        logs = training._as_logs(self.train_step(data))
         if return_dict:
             return logs
         values = training.flatten_logs_in_order(self, logs)
@@ -436,19 +437,6 @@ class Model(Layer):
 
 def _as_list(model: Model, y_pred: Any) -> list:
     return list(y_pred) if model._multi_output else [y_pred]
-
-
-def _serialize_losses(loss: Any, resolved: list, names: list[str]) -> Any:
-    from kernelnet import losses
-
-    def one(item):
-        return None if item is None else losses.serialize(item)
-
-    if isinstance(loss, dict):
-        return {n: one(item) for n, item in zip(names, resolved) if item is not None}
-    if isinstance(loss, (list, tuple)) or len(names) > 1:
-        return [one(item) for item in resolved]
-    return one(resolved[0])
 
 
 def _metric_names(metrics: Any) -> Any:
