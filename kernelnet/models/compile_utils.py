@@ -113,6 +113,9 @@ class CompileLoss:
     def __init__(self, loss: Any, loss_weights: Any, names: list[str] | None):
         self._given = (loss, loss_weights)
         self.names: list[str] = []
+        self.losses: list = []
+        self.weights: list = []
+        self.trackers: dict = {}
         self.built = False
         if names is not None:
             self.build(names)
