@@ -436,7 +436,7 @@ class Model(Layer):
 
 
 def _as_list(model: Model, y_pred: Any) -> list:
-    return list(y_pred) if model._multi_output else [y_pred]
+    return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
 
 
 def _metric_names(metrics: Any) -> Any:

@@ -253,7 +253,7 @@ def _overridden(model, name: str) -> bool:
 
 
 def _outputs(model, y_pred: Any) -> list:
-    return list(y_pred) if model._multi_output else [y_pred]
+    return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
 
 
 def train_step(self, data: Any) -> dict[str, Any]:
