@@ -61,8 +61,8 @@ def test_class_score_gradient_matches_finite_differences_sequential(rng, float64
     pool, flat, dense = (model.get_layer(n) for n in ("pool", "flat", "out"))
 
     def logit():  # the class score before the softmax
-        h = flat.forward(pool.forward(a))
-        return float((h @ dense.kernel + dense.bias)[0, 1])
+        h = flat(pool(a))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 1])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7
@@ -76,8 +76,8 @@ def test_class_score_gradient_matches_finite_differences_residual_graph(rng, flo
     conv_b, add, gap, dense = (model.get_layer(n) for n in ("conv_b", "add", "gap", "out"))
 
     def logit():  # conv_a's output feeds conv_b and the Add: gradients must be summed
-        h = gap.forward(add.forward([a, conv_b.forward(a)]))
-        return float((h @ dense.kernel + dense.bias)[0, 2])
+        h = gap(add([a, conv_b(a)]))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 2])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7
@@ -94,8 +94,8 @@ def test_class_score_gradient_reaches_into_nested_model(rng, float64):
     tanh, dense = backbone.get_layer("act"), model.get_layer("out")
 
     def logit():
-        h = tanh.forward(a).reshape(1, -1)
-        return float((h @ dense.kernel + dense.bias)[0, 0])
+        h = tanh(a).reshape(1, -1)
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 0])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7

@@ -1,8 +1,12 @@
 """`Model`: a `Layer` made of layers, with Keras' compile/fit/evaluate/predict.
 
 A model holds its layers as a graph of `Node`s (see `graph.py`). `Model(inputs, outputs)` builds
-the graph from symbolic `KerasTensor`s (functional API); `Sequential` builds a chain. Because a
-model is a layer, it can be called on tensors or added to another model, e.g. a frozen backbone.
+the graph from symbolic `KerasTensor`s (functional API); `Sequential` builds a chain; a subclass
+of `Model` with `__init__` + `call()` is its own graph. Because a model is a layer, it can be
+called on tensors or added to another model, e.g. a frozen backbone.
+
+Training records the forward pass on a `GradientTape` and walks it back from the loss gradient
+at the output (`compute_gradients`); every kind of model trains this one way.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import activations, backend
+from kernelnet import backend
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.autodiff import GradientTape, is_tracked, stop_recording, unwrap
+from kernelnet.layers.base import Layer, collect_losses
 from kernelnet.models import graph, parallel, summary, training
 
 
@@ -50,8 +55,6 @@ class Model(Layer):
         self.compiled_loss = self.compiled_metrics = self._loss_tracker = None
         self.stop_training = False
         self.history = None
-        self._fused_act: tuple = ()  # per output: the activation the loss fuses, or None
-        self._replicas = None  # (structure key, thread replicas), see parallel.replicas
         self._step_cache = None  # (structure key, samples), see _inference_step
         if inputs is not None or outputs is not None:
             from kernelnet.models import functional
@@ -61,16 +64,21 @@ class Model(Layer):
     # ------------------------------------------------------------ layers and weights
     @property
     def layers(self) -> list[Layer]:
-        return list(self._layers)
+        return list(self._sublayers())
+
+    def _sublayers(self) -> list[Layer]:
+        # A graph model's layers, or the layers a subclassed model holds in its attributes.
+        return self._layers if self._nodes else super()._sublayers()
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Returns a layer by name or by index in `layers`."""
+        layers = self.layers
         if index is not None:
-            return self.layers[index]
-        for layer in self._layers:
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
-        names = [layer.name for layer in self._layers]
+        names = [layer.name for layer in layers]
         raise ValueError(f"No such layer: {name!r}. Existing layers are: {names}.")
 
     @property
@@ -94,77 +102,34 @@ class Model(Layer):
         """Batch output shape, e.g. `(None, 10)`."""
         return self.compute_output_shape(self.input_shape)
 
-    @Layer.trainable.setter
-    def trainable(self, value: bool) -> None:
-        # Keras semantics: freezing a model freezes every layer inside it.
-        self._trainable = bool(value)
-        for layer in getattr(self, "_layers", []):
-            layer.trainable = value
-
-    def _collect(self, attr: str) -> list:
-        return [item for layer in self._layers for item in getattr(layer, attr)]
-
-    @property
-    def weights(self) -> list[Array]:
-        return self._collect("weights")
-
-    @property
-    def weight_names(self) -> list[str]:
-        return self._collect("weight_names")
-
-    @property
-    def trainable_weights(self) -> list[Array]:
-        return self._collect("trainable_weights") if self.trainable else []
-
-    @property
-    def trainable_weight_names(self) -> list[str]:
-        return self._collect("trainable_weight_names") if self.trainable else []
-
-    @property
-    def non_trainable_weights(self) -> list[Array]:
-        if not self.trainable:
-            return self.weights
-        return self._collect("non_trainable_weights")
-
-    @property
-    def gradients(self) -> list[Array]:
-        """Gradients of the last `backward`, aligned with `trainable_weights`."""
-        return self._collect("gradients") if self.trainable else []
-
-    @gradients.setter
-    def gradients(self, value: list) -> None:
-        pass  # a model's gradients are its layers'; Layer.__init__ assigns [] here
-
-    # ------------------------------------------------------------ forward / backward
+    # ------------------------------------------------------------ calling
     def build(self, input_shape: Shape) -> None:
-        if not self._nodes:
+        if not self._nodes and not self._subclassed:
             raise RuntimeError(f"Model {self.name!r} has no layers to build.")
         self.built = True
 
-    def forward(self, x: Array | list[Array], training: bool = False) -> Array | list[Array]:
-        inputs = list(x) if self._multi_input else [x]
-        outputs = graph.run_forward(self._nodes, self._input_ids, self._output_ids, inputs,
-                                    training)
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """Runs the layer graph (subclassed models override this with their own code)."""
+        xs = list(inputs) if self._multi_input else [inputs]
+        outputs = graph.run(self._nodes, self._input_ids, self._output_ids, xs, training)
         return outputs if self._multi_output else outputs[0]
 
-    def backward(self, grad: Array | list[Array]) -> Array | list[Array] | None:
-        grads = list(grad) if self._multi_output else [grad]
-        dxs = graph.run_backward(self._nodes, self._input_ids, self._output_ids, grads,
-                                 inputs_need_grad=not self._skip_input_grad)
-        return dxs if self._multi_input else dxs[0]
+    call._runs_graph = True
+
+    @property
+    def _subclassed(self) -> bool:
+        """Whether the model's graph is its own `call()` code (not Sequential/functional)."""
+        return not getattr(type(self).call, "_runs_graph", False)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         from kernelnet.models import functional
 
+        if self._subclassed:
+            return self._probe_output_shape(input_shape)
         return functional.output_shapes(self, input_shape)
 
     def compute_macs(self, input_shape: Shape) -> int:
         return sum(row.macs for row in summary.layer_rows(self))
-
-    def output_layer(self, index: int = 0) -> Layer:
-        """The layer producing output `index`, looking inside nested models."""
-        layer = next(n.layer for n in self._nodes if n.out_id == self._output_ids[index])
-        return layer.output_layer() if isinstance(layer, Model) else layer
 
     @property
     def output_names(self) -> list[str]:
@@ -208,63 +173,78 @@ class Model(Layer):
             self._compile_config["loss_weights"] = loss_weights
         if weighted_metrics is not None:
             self._compile_config["weighted_metrics"] = _metric_names(weighted_metrics)
-        per_output = self.compiled_loss.losses if self.compiled_loss is not None else []
-        self._fused_act = tuple(self._find_fused_activation(i, item)
-                                for i, item in enumerate(per_output))
-
-    def _find_fused_activation(self, index: int, loss) -> activations.ActivationFunction | None:
-        """The output softmax/sigmoid whose backward the loss can replace by (p - y) / n."""
-        act = getattr(self.output_layer(index), "_act", None)
-        if act is None or not hasattr(loss, "value_and_logits_grad"):
-            return None
-        if getattr(loss, "from_logits", False) or not loss._own_call():
-            return None
-        expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
-        return act if act.name == expected else None
 
     def _require_compiled(self, method: str) -> None:
         if self.optimizer is None:
             raise RuntimeError(f"You must call `compile()` before `{method}()`.")
 
-    def _fit_batch(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[float, Any]:
-        """Forward, compiled loss and backward of a batch (gradients set, not applied);
-        returns `(loss, y_pred)`. With several CPU threads a single-output batch is split
-        over model replicas (`parallel.py`)."""
-        if self.compiled_loss is None or getattr(self, "losses", None):
+    def _fit_batch(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[float, Any, list]:
+        """`compute_gradients` with the compiled losses: `(loss, y_pred, grads)`, nothing
+        applied. With several CPU threads a single-output batch is split (`parallel.py`)."""
+        if self.compiled_loss is None:
             raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
-        ys, _, sws = self.compiled_loss.flatten(y, None, sample_weight)
         n = parallel.samples(x)
         shards = 1 if self._multi_output else parallel.shard_count(self, n, training=True)
-        if shards > 1:
+        if shards > 1 and self.compiled_loss.built:
+            ys, _, sws = self.compiled_loss.flatten(y, None, sample_weight)
             return parallel.train_step(self, x, ys[0], shards, sws[0])
-        y_pred = self.forward(x, training=True)
-        loss, grad = self._loss_and_grad(ys, _as_list(self, y_pred), sws)
-        self._backward_from_loss(grad if self._multi_output else grad[0])
-        return loss, y_pred
+        return self.compute_gradients(x, y, sample_weight)
 
-    def _loss_and_grad(self, y: Any, y_pred: Any, sample_weight: Any = None) -> tuple:
-        """The loss and its gradient wrt each output (lists in output order), or wrt the
-        logits where an output softmax/sigmoid is fused; single arrays for one output."""
-        single = not isinstance(y_pred, list)
-        if single:
-            y, y_pred, sample_weight = [y], [y_pred], [sample_weight]
-        fused = [act is not None for act in self._fused_act]
-        loss, grads = self.compiled_loss.value_and_grads(y, y_pred, sample_weight, fused)
-        return loss, (grads[0] if single else grads)
+    def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
+        """The training step's math: record the forward pass on a tape, seed each output's
+        loss gradient (at the logits where the loss fuses with the output softmax/sigmoid),
+        walk back.
 
-    def _backward_from_loss(self, grad: Any, fused: bool = True) -> None:
-        """Backward from `_loss_and_grad`'s gradient; sets every layer's `gradients`."""
-        acts = [act for act in self._fused_act if act is not None] if fused else []
-        # The data needs no gradient, and with the fused loss `grad` is already wrt the logits.
-        self._skip_input_grad = True
-        for act in acts:
-            act.passthrough = True
-        try:
-            self.backward(grad)
-        finally:
-            self._skip_input_grad = False
-            for act in acts:
-                act.passthrough = False
+        Returns `(loss, y_pred, grads)`, the gradients aligned with `trainable_weights` (None
+        where the loss does not depend on a weight). The loss includes `add_loss()` terms.
+        """
+        weights = self.trainable_weights
+        with GradientTape() as tape, collect_losses() as extra:
+            out = self(x, training=True)
+        outs = _as_list(self, out)
+        loss, targets, seeds = self.loss_and_seeds(y, outs, sample_weight)
+        for value in extra:
+            loss += float(unwrap(value))
+            if is_tracked(value):
+                targets.append(value)
+                seeds.append(np.ones(np.shape(value), np.asarray(unwrap(value)).dtype))
+        y_pred = [unwrap(o) for o in outs]
+        y_pred = y_pred if isinstance(out, (list, tuple)) else y_pred[0]
+        if not weights or not any(is_tracked(t) for t in targets):
+            return loss, y_pred, [None] * len(weights)
+        pairs = [(t, s) for t, s in zip(targets, seeds) if is_tracked(t)]
+        grads = tape.gradient([t for t, _ in pairs], weights,
+                              output_gradients=[s for _, s in pairs])
+        return loss, y_pred, grads
+
+    def loss_and_seeds(self, y: Any, outs: list, sample_weight: Any = None) -> tuple:
+        """`(loss, targets, seeds)` for the output Tensors `outs`: each output with a loss is
+        a target (or the logits behind its softmax/sigmoid, `fused_logits`), seeded with the
+        gradient of the weighted total loss."""
+        ys, preds, sws = self.compiled_loss.flatten(y, [unwrap(o) for o in outs], sample_weight)
+        losses = self.compiled_loss.losses
+        logits = [None if item is None else self.fused_logits(out, item)
+                  for out, item in zip(outs, losses)]
+        loss, grads = self.compiled_loss.value_and_grads(ys, preds, sws,
+                                                         [g is not None for g in logits])
+        targets, seeds = [], []
+        for out, at, item, grad in zip(outs, logits, losses, grads):
+            if item is not None:
+                targets.append(out if at is None else at)
+                seeds.append(grad)
+        return loss, targets, seeds
+
+    def fused_logits(self, out: Any, loss: Any) -> Any:
+        """The logits Tensor behind an output's softmax (sigmoid for a binary crossentropy)
+        when its built-in crossentropy can take the gradient wrt them, as Keras does with
+        `_keras_logits`: the gradient is then `(p - y) / n`, without the activation's
+        Jacobian. None otherwise."""
+        logits = getattr(out, "_keras_logits", None)
+        if logits is None or not hasattr(loss, "value_and_logits_grad") \
+                or getattr(loss, "from_logits", False) or not loss._own_call():
+            return None
+        expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
+        return logits if getattr(out, "activation", None) == expected else None
 
     def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
                        class_weight: Any = None, return_dict: bool = False) -> Any:
@@ -316,11 +296,12 @@ class Model(Layer):
         return self._step_cache[1]
 
     def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
-        """`forward(x, training=False)` for predict/evaluate, in sub-batches (see
-        `inference_chunk_bytes`) with no backward caches kept: memory stays bounded at any
-        batch size. Inference is per-sample, so the result equals one forward pass. With
-        several CPU threads the batch is split over model replicas (`parallel.py`). Freed
-        memory is kept for the next sub-batch (`backend.keep_freed_memory`)."""
+        """`model(x, training=False)` for predict/evaluate, in sub-batches (see
+        `inference_chunk_bytes`); nothing is recorded, so no layer keeps anything for a
+        backward: memory stays bounded at any batch size. Inference is per-sample, so the result
+        equals one forward pass. With several CPU threads the batch is split into shares run
+        concurrently. Freed memory is kept for the next sub-batch
+        (`backend.keep_freed_memory`)."""
         backend.keep_freed_memory()
         xs = list(x) if self._multi_input else x
         n = parallel.samples(xs)
@@ -335,13 +316,13 @@ class Model(Layer):
         """The outputs (always a list) of cache-free forward passes over `_inference_step()`
         samples at a time."""
         n, step = parallel.samples(x), self._inference_step()
-        with graph.cache_free(self):
+        with stop_recording():
             if n <= step:
-                out = self.forward(x, training=False)
+                out = self(x, training=False)
                 return list(out) if self._multi_output else [out]
             outputs = None
             for lo in range(0, n, step):
-                part = self.forward(parallel.take(x, lo, lo + step), training=False)
+                part = self(parallel.take(x, lo, lo + step), training=False)
                 parts = part if self._multi_output else [part]
                 if outputs is None:
                     outputs = [np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts]
@@ -350,9 +331,19 @@ class Model(Layer):
         return outputs
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
-        if not self.built:
-            self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
-            self.built = True
+        if self.built:
+            return
+        shape = [a.shape for a in x] if isinstance(x, list) else x.shape
+        if self._subclassed:
+            # A subclassed model creates its weights by running: one sample, nothing recorded.
+            self.batch_input_shape = ([(None, *s[1:]) for s in shape] if isinstance(x, list)
+                                      else (None, *shape[1:]))
+            self._multi_input = isinstance(x, list)
+            with stop_recording():
+                self(parallel.take(x, 0, 1), training=False)
+            self._clear_losses()
+        self.build(shape)
+        self.built = True
 
     fit = training.fit
     train_step = training.train_step

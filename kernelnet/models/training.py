@@ -260,26 +260,26 @@ def train_step(self, data: Any) -> dict[str, Any]:
     """One optimisation step on a batch `data` = `(x,)`, `(x, y)` or `(x, y, sample_weight)`:
     forward, `compute_loss`, backward, update; returns the running metric values.
 
-    Built-in losses take the fused path (the loss gradient straight into backward, with the
-    batch split over CPU threads/processes); an overridden `compute_loss` is differentiated
-    with a GradientTape from the model outputs."""
-    from kernelnet import backend, ops
-    from kernelnet.autodiff import GradientTape
+    With the default `compute_loss` the step seeds each output's loss gradient into the tape
+    (`Model.compute_gradients`; fused crossentropy, the batch split over CPU threads and
+    processes); an overridden `compute_loss` is recorded on the tape and differentiated."""
+    from kernelnet import backend
+    from kernelnet.autodiff import GradientTape, is_tracked, unwrap
 
     x, y, sample_weight = data_adapters.unpack_x_y_sample_weight(data)
     backend.keep_freed_memory()
+    weights = self.trainable_weights
     if _overridden(self, "compute_loss"):
-        y_pred = self.forward(x, training=True)
-        preds = [ops.convert_to_tensor(p) for p in _outputs(self, y_pred)]
         with GradientTape() as tape:
-            tape.watch(preds)
-            loss = self.compute_loss(x=x, y=y, y_pred=preds if self._multi_output else preds[0],
-                                     sample_weight=sample_weight, training=True)
-        grads = tape.gradient(loss, preds, unconnected_gradients="zero")
-        self._backward_from_loss(grads if self._multi_output else grads[0], fused=False)
+            out = self(x, training=True)
+            loss = self.compute_loss(x=x, y=y, y_pred=out, sample_weight=sample_weight,
+                                     training=True)
+        grads = (tape.gradient(loss, weights) if weights and is_tracked(loss)
+                 else [None] * len(weights))
+        y_pred = [unwrap(o) for o in out] if isinstance(out, (list, tuple)) else unwrap(out)
     else:
-        loss, y_pred = self._fit_batch(x, y, sample_weight)
-    self.optimizer.apply(self.gradients, self.trainable_weights)
+        loss, y_pred, grads = self._fit_batch(x, y, sample_weight)
+    self.optimizer.apply(grads, weights)
     self._loss_tracker.update_state(compile_utils.as_float(loss),
                                     sample_weight=_batch_size(x))
     return self.compute_metrics(x, y, y_pred, sample_weight)
