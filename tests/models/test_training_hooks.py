@@ -124,3 +124,53 @@ def test_two_output_subclassed_model_trains_with_loss_weights(rng):
                 + 0.5 * np.mean((pb.astype(np.float64) - yb) ** 2))
     assert model.evaluate(x, [ya, yb], batch_size=24, verbose=0)[0] == \
         pytest.approx(expected, rel=1e-5)
+
+
+class CountingLoss(Model):
+    """compute_loss overridden but unchanged: the step records it on the tape."""
+
+    def compute_loss(self, *args, **kwargs):
+        self.count = getattr(self, "count", 0) + 1
+        return super().compute_loss(*args, **kwargs)
+
+
+@pytest.mark.parametrize("loss,act,units", [("sparse_categorical_crossentropy", "softmax", 3),
+                                            ("binary_crossentropy", "sigmoid", 1)])
+def test_tape_path_equals_the_seeded_path(rng, loss, act, units):
+    # The overridden compute_loss runs the built-in crossentropy on the tape, fused at the
+    # logits behind the output activation (_keras_logits); the default step seeds (p - y)
+    # there directly. Both must train the same weights.
+    x = rng.standard_normal((16, 5)).astype("float32")
+    y = rng.integers(0, 3 if units == 3 else 2, 16)
+    sw = rng.uniform(0.5, 2.0, 16)
+    runs = []
+    for cls in (CountingLoss, Model):
+        kernelnet.utils.set_random_seed(4)
+        inputs = Input(shape=(5,))
+        hidden = layers.Dense(6, activation="relu")(inputs)
+        model = cls(inputs, layers.Dense(units, activation=act)(hidden))
+        model.compile("sgd", loss)
+        hist = model.fit(x, y, sample_weight=sw, batch_size=8, epochs=2, shuffle=False,
+                         verbose=0)
+        runs.append((hist.history["loss"], model.get_weights(), getattr(model, "count", 0)))
+    assert runs[0][2] == 4 and runs[1][2] == 0
+    np.testing.assert_allclose(runs[0][0], runs[1][0], rtol=1e-5)
+    for a, b in zip(runs[0][1], runs[1][1]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_builtin_crossentropy_on_the_tape_is_one_node_at_the_logits(rng):
+    from kernelnet import losses
+
+    inputs = Input(shape=(5,))
+    model = Model(inputs, layers.Dense(3, activation="softmax")(inputs))
+    x = rng.standard_normal((4, 5)).astype("float32")
+    with GradientTape() as tape:
+        out = model(x, training=True)
+        loss = losses.SparseCategoricalCrossentropy()(np.array([0, 1, 2, 0]), out)
+    names = [node.name for node in tape._nodes]
+    assert "_LogitsValues" in names and "_Values" not in names
+    (dkernel,) = tape.gradient(loss, [model.trainable_weights[0]])
+    p = np.asarray(out)
+    expected = x.T @ ((p - np.eye(3)[[0, 1, 2, 0]]) / 4)  # (p - y) / n at the logits
+    np.testing.assert_allclose(dkernel, expected, rtol=1e-4, atol=1e-6)
