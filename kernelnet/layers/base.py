@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import backend
+from kernelnet import _file_checks, backend
 from kernelnet._typing import Array, Shape
 from kernelnet.autodiff import tape
 from kernelnet.autodiff.tensor import Tensor, Variable, is_tracked, unwrap
@@ -208,6 +208,11 @@ class Layer:
             raise TypeError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}."
             )
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(  # as Keras: names end up in weight names ("layer/kernel")
+                f"Argument `name` of {type(self).__name__} must be a string and cannot contain "
+                f"character `/`. Received: name={name!r} (of type {type(name).__name__})."
+            )
         self.name = name or unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = str(np.dtype(dtype)) if dtype else backend.floatx()
@@ -259,6 +264,7 @@ class Layer:
         if initializer is None:
             initializer = "glorot_uniform" if np.dtype(dtype).kind == "f" else "zeros"
         name = name or f"variable_{len(self._weights)}"
+        _file_checks.check_weight(self, name, tuple(shape or ()))  # a file may lie about sizes
         var = Variable(initializer, shape=tuple(shape or ()), dtype=dtype,
                        trainable=trainable, name=name)
         var.path = f"{self.name}/{name}"
