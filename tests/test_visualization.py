@@ -106,6 +106,23 @@ def test_class_score_gradient_rejects_bad_class_index(rng):
         probe.class_score_gradient(small_cnn(), np.zeros((8, 8, 1)), "conv_a", 7)
 
 
+def test_input_gradient_and_saliency_map_match_finite_differences(rng, float64):
+    model = small_cnn()
+    x = rng.standard_normal((8, 8, 1))
+    grad, k = probe.input_gradient(model, x, 2)
+    conv, pool, flat, dense = (model.get_layer(n) for n in ("conv_a", "pool", "flat", "out"))
+    img = x[np.newaxis].copy()
+
+    def logit():  # the class score before the softmax
+        h = flat(pool(conv(img)))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 2])
+
+    assert k == 2 and rel_error(grad, numerical_grad(logit, img)[0]) < 1e-7
+    sal = vis.saliency_map(model, x, 2)
+    assert sal.shape == (8, 8) and sal.max() == 1.0 and sal.min() >= 0
+    np.testing.assert_allclose(sal, np.abs(grad[..., 0]) / np.abs(grad).max())
+
+
 # ------------------------------------------------------------------ Grad-CAM
 def test_grad_cam_on_linear_model_is_relu_of_the_input():
     # conv = identity 1x1, GAP, Dense with weights (+1, -1): class 0 likes bright pixels,

@@ -435,8 +435,13 @@ class Layer:
             if kwargs:
                 raise TypeError(f"{validation.describe(self)} got unexpected call arguments "
                                 f"{sorted(kwargs)}; it takes `inputs` and `training`.")
-            return self._call_fused(inputs, bool(training))
-        return self._call_ops(inputs, training, kwargs)
+            out = self._call_fused(inputs, bool(training))
+        else:
+            out = self._call_ops(inputs, training, kwargs)
+        shapes = getattr(_CALLS, "shapes", None)
+        if shapes is not None and id(self) not in shapes:
+            shapes[id(self)] = (_shapes(inputs), _shapes(out))
+        return out
 
     def _as_input(self, x: Any) -> Any:
         """A float array of the layer's dtype, or a Tensor as given."""
@@ -586,6 +591,25 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name!r}, built={self.built}>"
+
+
+def _shapes(value: Any) -> Any:
+    if isinstance(value, (list, tuple)):
+        return [tuple(np.shape(v)) for v in value]
+    return tuple(np.shape(value))
+
+
+@contextmanager
+def record_shapes():
+    """Within the block, the first call of each layer in this thread records
+    `{id(layer): (input shape, output shape)}` in the yielded dict (for summaries of
+    subclassed models, whose graph is code)."""
+    outer = getattr(_CALLS, "shapes", None)
+    _CALLS.shapes = seen = {}
+    try:
+        yield seen
+    finally:
+        _CALLS.shapes = outer
 
 
 def _is_symbolic(inputs: Any) -> bool:

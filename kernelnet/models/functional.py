@@ -55,7 +55,8 @@ def build_graph(model, inputs: Any, outputs: Any) -> None:
     # each layer once, in order of first call (a shared layer is called by several nodes)
     model._layers = list({id(layer): layer for layer in
                           [t.layer for t in input_list] + [n.layer for n in nodes]}.values())
-    model._multi_input = isinstance(inputs, (list, tuple))
+    # a list of one input takes a bare array too (Keras 3 flattens it)
+    model._multi_input = isinstance(inputs, (list, tuple)) and len(input_list) > 1
     model._multi_output = isinstance(outputs, (list, tuple))
     model._symbolic_inputs, model._symbolic_outputs = input_list, output_list
     shapes = [t.shape for t in input_list]

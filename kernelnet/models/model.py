@@ -110,7 +110,11 @@ class Model(Layer):
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         """Runs the layer graph (subclassed models override this with their own code)."""
-        xs = list(inputs) if self._multi_input else [inputs]
+        if self._multi_input:
+            xs = list(inputs)
+        else:
+            xs = [inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1
+                  else inputs]
         outputs = graph.run(self._nodes, self._input_ids, self._output_ids, xs, training)
         return outputs if self._multi_output else outputs[0]
 
@@ -333,17 +337,27 @@ class Model(Layer):
     def _ensure_built(self, x: Array | list[Array]) -> None:
         if self.built:
             return
-        shape = [a.shape for a in x] if isinstance(x, list) else x.shape
         if self._subclassed:
             # A subclassed model creates its weights by running: one sample, nothing recorded.
-            self.batch_input_shape = ([(None, *s[1:]) for s in shape] if isinstance(x, list)
-                                      else (None, *shape[1:]))
-            self._multi_input = isinstance(x, list)
             with stop_recording():
                 self(parallel.take(x, 0, 1), training=False)
             self._clear_losses()
-        self.build(shape)
+            return
+        self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
         self.built = True
+
+    def _call_ops(self, inputs: Any, training: bool | None, kwargs: dict) -> Any:
+        if self.built or not self._subclassed:
+            return super()._call_ops(inputs, training, kwargs)
+        # The first call of a subclassed model: its input and output structure become known.
+        multi = isinstance(inputs, (list, tuple))
+        shapes = [np.shape(a) for a in inputs] if multi else [np.shape(inputs)]
+        batch = [(None, *s[1:]) for s in shapes]
+        self.batch_input_shape = batch if multi else batch[0]
+        self._multi_input = multi
+        out = super()._call_ops(inputs, training, kwargs)
+        self._multi_output = isinstance(out, (list, tuple))
+        return out
 
     fit = training.fit
     train_step = training.train_step
