@@ -274,6 +274,8 @@ class CompileMetrics:
             compiled = self.compiled_loss
             self.build(compiled.names if compiled is not None and compiled.built
                        else default_names(y_pred))
+        if not any(self.plain) and not any(self.weighted):
+            return
         y_true = flatten_targets(y_true, self.names)
         y_pred = [np.asarray(p) for p in flatten_targets(y_pred, self.names)]
         sws = flatten_targets(sample_weight, self.names, "sample_weight")
