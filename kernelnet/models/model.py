@@ -60,6 +60,11 @@ class Model(Layer):
             from kernelnet.models import functional
 
             functional.build_graph(self, inputs, outputs)
+        elif type(self) is Model:
+            raise ValueError(
+                "Model(inputs, outputs) needs the symbolic input and output tensors, e.g. "
+                "`inputs = kernelnet.Input((28, 28, 1)); Model(inputs, layers.Dense(10)(...))`. "
+                "Received: inputs=None, outputs=None.")
 
     # ------------------------------------------------------------ layers and weights
     @property
@@ -74,6 +79,12 @@ class Model(Layer):
         """Returns a layer by name or by index in `layers`."""
         layers = self.layers
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
+                    -len(layers) <= index < len(layers)):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index!r} but model {self.name!r} "
+                    f"only has {len(layers)} layers (valid indices "
+                    f"{-len(layers)}..{len(layers) - 1}).")
             return layers[index]
         for layer in layers:
             if layer.name == name:
@@ -177,6 +188,26 @@ class Model(Layer):
             self._compile_config["loss_weights"] = loss_weights
         if weighted_metrics is not None:
             self._compile_config["weighted_metrics"] = _metric_names(weighted_metrics)
+        self._warn_probabilities_as_logits()
+
+    def _warn_probabilities_as_logits(self) -> None:
+        """Keras' warning for a loss with from_logits=True on an output softmax/sigmoid (the
+        probabilities are then taken as logits)."""
+        if self.compiled_loss is None or not self.compiled_loss.built or not self._nodes:
+            return
+        producer = {node.out_id: node.layer for node in self._nodes}
+        for out_id, loss in zip(self._output_ids, self.compiled_loss.losses):
+            act = getattr(producer.get(out_id), "_act", None)
+            if act is None or not getattr(loss, "from_logits", False):
+                continue
+            expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
+            if act.name == expected:
+                import warnings
+
+                warnings.warn(f"`{loss.name}` received `from_logits=True`, but the `output` "
+                              f"argument was produced by a {expected.capitalize()} activation "
+                              "and thus does not represent logits. Was this intended?",
+                              stacklevel=3)
 
     def _require_compiled(self, method: str) -> None:
         if self.optimizer is None:
@@ -335,16 +366,17 @@ class Model(Layer):
         return outputs
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
-        if self.built:
-            return
-        if self._subclassed:
-            # A subclassed model creates its weights by running: one sample, nothing recorded.
-            with stop_recording():
-                self(parallel.take(x, 0, 1), training=False)
-            self._clear_losses()
-            return
-        self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
-        self.built = True
+        if not self.built:
+            if self._subclassed:
+                # A subclassed model creates its weights by running: one sample, nothing
+                # recorded.
+                with stop_recording():
+                    self(parallel.take(x, 0, 1), training=False)
+                self._clear_losses()
+            else:
+                self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
+                self.built = True
+        self._check_batch(x)
 
     def _call_ops(self, inputs: Any, training: bool | None, kwargs: dict) -> Any:
         if self.built or not self._subclassed:
@@ -358,6 +390,37 @@ class Model(Layer):
         out = super()._call_ops(inputs, training, kwargs)
         self._multi_output = isinstance(out, (list, tuple))
         return out
+
+    def _check_batch(self, x: Array | list[Array]) -> None:
+        """Checks a whole batch against the input shape before it is split over threads, so an
+        error shows the batch the user passed (not a per-thread share) and the usual fix."""
+        expected = getattr(self, "batch_input_shape", None)
+        if expected is None:
+            return
+        arrays = x if isinstance(x, list) else [x]
+        shapes = list(expected) if self._multi_input else [expected]
+        if len(arrays) != len(shapes):
+            got = (f"a list of {len(arrays)} arrays with shapes "
+                   f"{[tuple(a.shape) for a in arrays]}" if isinstance(x, list) else
+                   f"one array of shape {tuple(x.shape)}")
+            raise ValueError(
+                f"Model {self.name!r} expects {len(shapes)} input(s) but received {got}. "
+                + ("Pass one array, not a list." if len(shapes) == 1 else
+                   f"Pass a list of {len(shapes)} arrays, one per input."))
+        def fits(got: tuple, want: tuple) -> bool:
+            return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got))
+
+        for i, (a, want) in enumerate(zip(arrays, shapes)):
+            got = tuple(int(d) for d in a.shape)
+            if fits(got[1:], tuple(want[1:])):
+                continue
+            hint = ""
+            if fits(got, tuple(want[1:])):
+                hint = " This is one sample without the batch axis: pass x[None]."
+            elif want[-1] == 1 and fits(got[1:], tuple(want[1:-1])):
+                hint = " If these are single-channel images, add a channel axis: x[..., None]."
+            raise ValueError(f"Input {i} of model {self.name!r} is incompatible: expected shape "
+                             f"{tuple(want)}, received {got}.{hint}")
 
     fit = training.fit
     train_step = training.train_step

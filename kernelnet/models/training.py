@@ -13,6 +13,7 @@ import numpy as np
 
 from kernelnet._typing import Array
 from kernelnet.models import compile_utils, data_adapters
+from kernelnet.utils import validation
 
 
 def as_model_input(model, x: Any) -> Array | list[Array]:
@@ -29,6 +30,33 @@ def _check_epochs(**values: Any) -> None:
                              f"non-negative integer. Received: {arg}={value!r}.")
 
 
+def _check_verbose(verbose: Any, method: str) -> int:
+    """`verbose` as 0, 1 or 2 ("auto" is 1)."""
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
+        raise ValueError(f"Invalid value for argument `verbose` of {method}: expected 0, 1, 2 "
+                         f"or 'auto'. Received: verbose={verbose!r}.")
+    return int(verbose)
+
+
+def _check_steps(value: Any, arg: str, method: str) -> int | None:
+    """`steps_per_epoch`-like arguments: None (all the data) or a positive integer."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Invalid value for argument `{arg}` of {method}: expected None or a "
+                         f"positive integer. Received: {arg}={value!r}.")
+    return int(value)
+
+
+def _check_not_empty(adapter: Any, what: str) -> None:
+    """Array data with no sample would train or evaluate nothing and report a loss of 0."""
+    if isinstance(adapter, data_adapters.ArrayAdapter) and adapter.num_samples == 0:
+        raise ValueError(f"{what} has no samples (arrays of length 0). Expected at least one "
+                         "sample.")
+
+
 def _split_validation(x: Any, y: Any, sample_weight: Any, validation_split: float) -> tuple:
     """Keras semantics: the LAST fraction of the samples, taken before shuffling."""
     if not isinstance(x, (np.ndarray, list, tuple)):
@@ -36,13 +64,20 @@ def _split_validation(x: Any, y: Any, sample_weight: Any, validation_split: floa
             "`validation_split` is only supported for NumPy array inputs. For datasets and "
             "generators pass `validation_data` instead."
         )
-    if not 0 < validation_split < 1:
-        raise ValueError(
-            f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}."
-        )
+    number = isinstance(validation_split, (int, float, np.integer, np.floating)) and not \
+        isinstance(validation_split, bool)
+    if not number or not 0 < validation_split < 1:
+        kind = "" if number else f" (a {type(validation_split).__name__}, expected a number)"
+        raise ValueError(f"`validation_split` must be in (0, 1). Received: "
+                         f"validation_split={validation_split!r}{kind}.")
     multi = data_adapters.is_multi_input(x)
     n = len(x[0]) if multi else len(x)
     cut = int(math.floor(n * (1.0 - validation_split)))
+    if cut == 0 or cut == n:
+        part = "training" if cut == 0 else "validation"
+        raise ValueError(f"validation_split={validation_split} of {n} samples leaves no "
+                         f"{part} sample. Expected a split that keeps at least one sample on "
+                         "each side; use more data or another validation_split.")
 
     def take(a, sl):
         return data_adapters.map_structure(lambda v: np.asarray(v)[sl], a)
@@ -76,12 +111,16 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
     """
     self._require_compiled("fit")
     _check_epochs(epochs=epochs, initial_epoch=initial_epoch)
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "fit")
+    steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch", "fit")
+    validation_steps = _check_steps(validation_steps, "validation_steps", "fit")
+    validation_freq = validation.check_positive_int(validation_freq, "validation_freq", "fit")
     if validation_split and validation_data is None:
         (x, y, sample_weight), validation_data = _split_validation(x, y, sample_weight,
                                                                    validation_split)
     train = data_adapters.make_adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit",
                                        sample_weight=sample_weight, class_weight=class_weight)
+    _check_not_empty(train, "The training data given to fit()")
     if isinstance(train, data_adapters.ArrayAdapter):
         for i, a in enumerate(train.xs):
             data_adapters.check_finite(a, f"x[{i}]" if train.multi else "x")
@@ -98,7 +137,9 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
     for epoch in range(initial_epoch, epochs):
         self.reset_metrics()
         cbs.on_epoch_begin(epoch)
+        seen = 0
         for step, data in enumerate(train):
+            seen += 1
             cbs.on_train_batch_begin(step)
             self._ensure_built(data[0])
             logs = _as_logs(self.train_step(data))
@@ -106,9 +147,15 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
             if self.stop_training:
                 break
         train.on_epoch_end()
+        if seen == 0 and not self.stop_training:
+            if epoch > initial_epoch:
+                break  # a generator ran out after earlier epochs (warned above): stop there
+            raise ValueError(f"fit() got no training batch in epoch {epoch + 1}: the data "
+                             "(a generator, iterator or dataset) is empty or was exhausted "
+                             "before the first step. Expected at least one batch per epoch.")
         logs = dict(logs)
         if val is not None and (epoch + 1) % validation_freq == 0:
-            val_logs = _run_evaluation(self, val, cbs)
+            val_logs = _run_evaluation(self, val, cbs, "Validation")
             logs.update({"val_" + k: v for k, v in val_logs.items()})
         cbs.on_epoch_end(epoch, logs)
         if self.stop_training or getattr(train, "exhausted", False):
@@ -132,23 +179,40 @@ def _as_logs(logs: Any) -> dict[str, Any]:
 
 
 def _validation_adapter(validation_data: Any, batch_size: int | None, steps: int | None):
-    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) not in (2, 3):
+        raise ValueError(
+            "`validation_data` must be a tuple (x_val, y_val), (x_val, y_val, sample_weight) or "
+            "a dataset/generator of (x, y) batches. Received: a "
+            f"{type(validation_data).__name__} of length {len(validation_data)}.")
+    if isinstance(validation_data, tuple):
         xv, yv, swv = data_adapters.unpack_x_y_sample_weight(validation_data)
-        return data_adapters.make_adapter(xv, yv, batch_size, False, steps, "evaluate",
-                                          sample_weight=swv)
-    return data_adapters.make_adapter(validation_data, None, batch_size, False, steps, "evaluate")
+        if yv is None:
+            raise ValueError("`validation_data` needs targets: pass (x_val, y_val). "
+                             "Received: y_val=None.")
+        adapter = data_adapters.make_adapter(xv, yv, batch_size, False, steps, "evaluate",
+                                             sample_weight=swv)
+    else:
+        adapter = data_adapters.make_adapter(validation_data, None, batch_size, False, steps,
+                                             "evaluate")
+    _check_not_empty(adapter, "`validation_data`")
+    return adapter
 
 
-def _run_evaluation(model, adapter, cbs) -> dict[str, float]:
+def _run_evaluation(model, adapter, cbs, what: str = "evaluate()") -> dict[str, float]:
     model.reset_metrics()
     logs: dict[str, float] = {}
     cbs.on_test_begin()
+    seen = 0
     for step, data in enumerate(adapter):
+        seen += 1
         cbs.on_test_batch_begin(step)
         model._ensure_built(data[0])
         logs = _as_logs(model.test_step(data))
         cbs.on_test_batch_end(step, logs)
     adapter.on_epoch_end()
+    if seen == 0:
+        raise ValueError(f"{what} got no batch: the data (a generator, iterator or dataset) is "
+                         "empty or exhausted. Expected at least one batch.")
     cbs.on_test_end(logs)
     return logs
 
@@ -161,9 +225,14 @@ def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
     Each batch goes through `self.test_step(data)`. The list has the loss first, then the
     metrics in Keras 3's order."""
     self._require_compiled("evaluate")
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "evaluate")
+    steps = _check_steps(steps, "steps", "evaluate")
+    if isinstance(x, (np.ndarray, list, tuple)) and y is None:
+        raise ValueError("evaluate() needs targets: pass `y`, or pass x as a dataset of "
+                         "(x, y). Received: y=None.")
     adapter = data_adapters.make_adapter(x, y, batch_size, False, steps, "evaluate",
                                          sample_weight=sample_weight)
+    _check_not_empty(adapter, "The data given to evaluate()")
     cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
     logs = _run_evaluation(self, adapter, cbs)
     if return_dict:
@@ -187,7 +256,8 @@ def flatten_logs_in_order(model, logs: dict) -> list:
 def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto",
             steps: int | None = None, callbacks: list | None = None) -> Array | list[Array]:
     """Runs inference in batches (training=False) and concatenates the outputs."""
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "predict")
+    steps = _check_steps(steps, "steps", "predict")
     adapter = data_adapters.make_adapter(x, None, batch_size, False, steps, "predict")
     cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
     cbs.on_predict_begin()
