@@ -33,16 +33,16 @@ from kernelnet.models import Sequential  # noqa: E402
 
 def _best(fn, seconds: float = 0.5) -> float:
     """Seconds per call: the best of 5 timed batches of calls."""
-    n, start = 0, time.perf_counter()
-    while time.perf_counter() - start < seconds / 5:
+    n, start = 0, time.process_time()
+    while time.process_time() - start < seconds / 5:
         fn()
         n += 1
     times = []
     for _ in range(5):
-        start = time.perf_counter()
+        start = time.process_time()
         for _ in range(n):
             fn()
-        times.append((time.perf_counter() - start) / n)
+        times.append((time.process_time() - start) / n)
     return min(times)
 
 

@@ -329,14 +329,17 @@ def _flatten(value: Any) -> list:
 
 
 def _unflatten(structure: Any, flat: list) -> Any:
-    it = iter(flat)
+    return _build(structure, iter(flat))
 
-    def build(s):
-        if isinstance(s, dict):
-            return {k: build(v) for k, v in s.items()}
-        if isinstance(s, (list, tuple)):
-            return type(s)(build(v) for v in s) if isinstance(s, list) else tuple(
-                build(v) for v in s)
-        return next(it)
 
-    return build(structure)
+def _build(structure: Any, it: Any) -> Any:
+    # NOTE: a module-level function, not a closure calling itself: that closure would be a
+    # reference cycle holding the gradients until the cyclic garbage collector runs (measured:
+    # +4.6 MB per MNIST CNN training step, the Dense kernel gradient).
+    if isinstance(structure, dict):
+        return {k: _build(v, it) for k, v in structure.items()}
+    if isinstance(structure, list):
+        return [_build(v, it) for v in structure]
+    if isinstance(structure, tuple):
+        return tuple(_build(v, it) for v in structure)
+    return next(it)

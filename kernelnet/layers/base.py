@@ -314,7 +314,10 @@ class Layer:
 
     def _sublayers(self) -> list[Layer]:
         """Layers held in this layer's attributes (directly, or in lists/tuples/dicts), in
-        assignment order: the layers a custom layer or subclassed model is made of."""
+        assignment order: the layers a custom layer or subclassed model is made of. A fused
+        (built-in) layer is made of none."""
+        if self._fused:
+            return []
         found, seen = [], set()
         for value in vars(self).values():
             items = (value.values() if isinstance(value, dict)
