@@ -24,6 +24,8 @@ from kernelnet import (  # noqa: E402
 )
 from kernelnet.autodiff import GradientTape, Variable  # noqa: E402
 from kernelnet.layers import Input  # noqa: E402
+from kernelnet.losses import Loss  # noqa: E402
+from kernelnet.metrics import Metric  # noqa: E402
 from kernelnet.models import Model, Sequential, load_model  # noqa: E402
 
 
@@ -37,7 +39,8 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
 
 
-__all__ = ["GradientTape", "Input", "Model", "Sequential", "Variable", "activations",
+__all__ = ["GradientTape", "Input", "Loss", "Metric", "Model", "Sequential", "Variable",
+           "activations",
            "applications", "autodiff", "backend", "callbacks", "datasets", "initializers",
            "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
            "preprocessing", "utils"]

@@ -1,4 +1,4 @@
-"""Stateful metrics (Keras names): running sample-weighted means across batches.
+"""Stateful metrics (Keras 3 API and names): running sample-weighted means across batches.
 
     metric = metrics.get("acc", loss="categorical_crossentropy")   # CategoricalAccuracy named 'acc'
     metric.update_state(y_true, y_pred)   # once per batch
@@ -17,74 +17,133 @@ from collections.abc import Callable
 
 import numpy as np
 
-from kernelnet import losses
+from kernelnet import backend, losses
 from kernelnet._typing import Array
+from kernelnet.autodiff.tensor import Variable
+from kernelnet.losses.base import _snake
 from kernelnet.utils.registry import get_from_registry
 
 
 class Metric:
-    """Base class: accumulates `total` and `count`; `result() = total / count`."""
+    """Metric base class (Keras 3): state in variables made with `add_variable`, updated by
+    `update_state(y_true, y_pred, sample_weight=None)`, read by `result()`, zeroed by
+    `reset_state()`.
 
-    def __init__(self, name=None, dtype=None):
-        self.name = name or type(self).__name__.lower()
+    Args:
+        dtype: dtype of the metric's variables. Defaults to `backend.floatx()`.
+        name: name of the metric (its history key). Defaults to the class name in snake_case.
+
+    Example:
+        >>> class Total(Metric):
+        ...     def __init__(self, name="total", **kwargs):
+        ...         super().__init__(name=name, **kwargs)
+        ...         self.total = self.add_variable(shape=(), initializer="zeros", name="total")
+        ...     def update_state(self, y_true, y_pred, sample_weight=None):
+        ...         self.total.assign_add(np.sum(y_pred))
+        ...     def result(self):
+        ...         return float(self.total.value)
+        >>> m = Total(); m.update_state(None, np.ones(3)); m.result()
+        3.0
+    """
+
+    def __init__(self, dtype=None, name=None):
+        self.name = name or _snake(type(self).__name__)
         self.dtype = dtype
-        self.reset_state()
+        self._variables = getattr(self, "_variables", [])
+
+    def add_variable(self, shape, initializer, dtype=None, aggregation="sum",
+                     name=None) -> Variable:
+        """A non-trainable `Variable` holding metric state; `reset_state` zeroes it."""
+        variable = Variable(initializer, shape=tuple(shape),
+                            dtype=dtype or self.dtype or backend.floatx(), trainable=False,
+                            name=name)
+        if not hasattr(self, "_variables"):
+            self._variables = []
+        self._variables.append(variable)
+        return variable
+
+    def add_weight(self, shape=(), initializer=None, dtype=None, name=None) -> Variable:
+        """Keras' older spelling of `add_variable` (zeros by default)."""
+        return self.add_variable(shape, initializer or "zeros", dtype=dtype, name=name)
+
+    @property
+    def variables(self) -> list[Variable]:
+        return list(getattr(self, "_variables", []))
 
     def reset_state(self) -> None:
-        self.total = 0.0
-        self.count = 0.0
+        """Sets every state variable to zeros (Keras 3's default)."""
+        for variable in self.variables:
+            variable.value[...] = 0
 
-    def update_state(self, y_true, y_pred, sample_weight=None) -> None:
+    def update_state(self, *args, **kwargs) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement `update_state`.")
 
-    def result(self) -> float:
-        return self.total / self.count if self.count else 0.0
+    def result(self):
+        raise NotImplementedError(f"{type(self).__name__} must implement `result`.")
 
-    def __call__(self, *args, **kwargs) -> float:
+    def __call__(self, *args, **kwargs):
         """Updates the state with one batch and returns the running result."""
         self.update_state(*args, **kwargs)
         return self.result()
 
-    def _accumulate(self, values, sample_weight) -> None:
-        values = np.asarray(values, dtype=np.float64)
-        if sample_weight is None:
-            self.total += float(values.sum())
-            self.count += values.size
-            return
-        sw = np.asarray(sample_weight, dtype=np.float64)
-        if sw.ndim and values.ndim > sw.ndim:
-            sw = sw.reshape(sw.shape + (1,) * (values.ndim - sw.ndim))
-        sw = np.broadcast_to(sw, values.shape)
-        self.total += float(np.sum(values * sw))
-        self.count += float(np.sum(sw))
-
     def get_config(self) -> dict:
-        return {"name": self.name}
+        return {"name": self.name, "dtype": self.dtype}
 
     @classmethod
     def from_config(cls, config: dict) -> Metric:
         return cls(**config)
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r}, result={self.result():.4g})"
+        return f"<{type(self).__name__} name={self.name!r}>"
 
 
 class Mean(Metric):
     """Running (weighted) mean of values, e.g. the batch losses of an epoch.
 
     `update_state(values, sample_weight=None)`; pass `sample_weight=batch_size` with a batch's mean
-    loss to get the per-sample mean over the epoch, as Keras' loss tracker does.
+    loss to get the per-sample mean over the epoch, as Keras' loss tracker does. Totals are
+    accumulated in float64.
     """
 
     def __init__(self, name="mean", dtype=None):
         super().__init__(name=name, dtype=dtype)
+        self.total = self.add_variable((), "zeros", dtype="float64", name="total")
+        self.count = self.add_variable((), "zeros", dtype="float64", name="count")
 
     def update_state(self, values, sample_weight=None) -> None:
-        self._accumulate(values, sample_weight)
+        if isinstance(values, float) and isinstance(sample_weight, (int, float)):
+            self.total.value[...] += values * sample_weight  # a batch's mean loss, per step
+            self.count.value[...] += sample_weight
+            return
+        values = np.asarray(values, dtype=np.float64)
+        if sample_weight is None:
+            self.total.value[...] += values.sum()
+            self.count.value[...] += values.size
+            return
+        sw = np.asarray(sample_weight, dtype=np.float64)
+        if sw.ndim and values.ndim > sw.ndim:
+            sw = sw.reshape(sw.shape + (1,) * (values.ndim - sw.ndim))
+        elif sw.ndim > values.ndim and sw.shape[-1] == 1:
+            sw = sw.reshape(sw.shape[:values.ndim])
+        try:
+            sw = np.broadcast_to(sw, values.shape)
+        except ValueError:
+            raise ValueError(
+                f"Metric {self.name!r}: `sample_weight` must have one entry per sample "
+                f"({len(values) if values.ndim else 1}). Received: "
+                f"sample_weight.shape={tuple(np.shape(sample_weight))}."
+            ) from None
+        self.total.value[...] += np.sum(values * sw)
+        self.count.value[...] += np.sum(sw)
+
+    def result(self) -> float:
+        count = float(self.count.value)
+        return float(self.total.value) / count if count else 0.0
 
 
-class MeanMetricWrapper(Metric):
-    """Averages the per-sample values of `fn(y_true, y_pred, **kwargs)` across batches."""
+class MeanMetricWrapper(Mean):
+    """Averages the per-sample values of `fn(y_true, y_pred, **kwargs)` across batches,
+    weighted by `sample_weight`."""
 
     def __init__(self, fn: Callable, name=None, dtype=None, **kwargs):
         super().__init__(name=name or getattr(fn, "__name__", "metric"), dtype=dtype)
@@ -92,7 +151,8 @@ class MeanMetricWrapper(Metric):
         self._fn_kwargs = kwargs
 
     def update_state(self, y_true, y_pred, sample_weight=None) -> None:
-        self._accumulate(self._fn(y_true, y_pred, **self._fn_kwargs), sample_weight)
+        values = self._fn(np.asarray(y_true), np.asarray(y_pred), **self._fn_kwargs)
+        super().update_state(values, sample_weight)
 
     def get_config(self) -> dict:
         return {"name": self.name, **self._fn_kwargs}

@@ -245,7 +245,9 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
         try:
             model.compile(optimizer=compile_config.get("optimizer", "rmsprop"),
                           loss=compile_config["loss"],
-                          metrics=compile_config.get("metrics") or None)
+                          metrics=compile_config.get("metrics") or None,
+                          loss_weights=compile_config.get("loss_weights"),
+                          weighted_metrics=compile_config.get("weighted_metrics"))
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise ValueError(f"Could not compile the model saved in {str(path)!r} with its "
                              f"compile_config: {err}") from err

@@ -543,3 +543,11 @@ def test_progbar_logger_rejects_bad_count_mode():
         warnings.simplefilter("always")
         assert ProgbarLogger(count_mode="samples").count_mode == "steps"
     assert "not supported" in str(caught[0].message)
+
+
+def test_auto_mode_minimizes_per_output_losses_and_maximizes_their_accuracies():
+    from kernelnet.callbacks.monitoring import resolve_mode
+
+    assert resolve_mode("auto", "val_accuracy_head_loss", "EarlyStopping") == "min"
+    assert resolve_mode("auto", "val_out_a_accuracy", "EarlyStopping") == "max"
+    assert resolve_mode("auto", "out_b_loss", "EarlyStopping") == "min"

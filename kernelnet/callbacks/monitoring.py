@@ -25,6 +25,8 @@ def resolve_mode(mode: str, monitor: str, who: str) -> str:
     if mode != "auto":
         return mode
     name = monitor.lower().removeprefix("val_")
+    if name.endswith("loss"):  # also per-output losses: "<output>_loss", whatever the output
+        return "min"
     return "max" if any(hint in name for hint in _MAX_HINTS) else "min"
 
 

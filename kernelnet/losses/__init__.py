@@ -27,31 +27,31 @@ from kernelnet.utils.registry import get_from_registry
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0) -> Array:
-    return CategoricalCrossentropy(from_logits, label_smoothing)._per_sample(y_true, y_pred)
+    return CategoricalCrossentropy(from_logits, label_smoothing).call(y_true, y_pred)
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits=False, ignore_class=None) -> Array:
-    return SparseCategoricalCrossentropy(from_logits, ignore_class)._per_sample(y_true, y_pred)
+    return SparseCategoricalCrossentropy(from_logits, ignore_class).call(y_true, y_pred)
 
 
 def binary_crossentropy(y_true, y_pred, from_logits=False, label_smoothing=0.0) -> Array:
-    return BinaryCrossentropy(from_logits, label_smoothing)._per_sample(y_true, y_pred)
+    return BinaryCrossentropy(from_logits, label_smoothing).call(y_true, y_pred)
 
 
 def mean_squared_error(y_true, y_pred) -> Array:
-    return MeanSquaredError()._per_sample(y_true, y_pred)
+    return MeanSquaredError().call(y_true, y_pred)
 
 
 def mean_absolute_error(y_true, y_pred) -> Array:
-    return MeanAbsoluteError()._per_sample(y_true, y_pred)
+    return MeanAbsoluteError().call(y_true, y_pred)
 
 
 def huber(y_true, y_pred, delta=1.0) -> Array:
-    return Huber(delta)._per_sample(y_true, y_pred)
+    return Huber(delta).call(y_true, y_pred)
 
 
 def kl_divergence(y_true, y_pred) -> Array:
-    return KLDivergence()._per_sample(y_true, y_pred)
+    return KLDivergence().call(y_true, y_pred)
 
 
 mse = MSE = mean_squared_error

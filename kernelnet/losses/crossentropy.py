@@ -6,21 +6,58 @@ import numpy as np
 
 from kernelnet import backend
 from kernelnet._typing import Array
-from kernelnet.losses.base import Loss, _mean_last, _per_sample_size, _shape
+from kernelnet.autodiff.function import Function
+from kernelnet.losses.base import _BuiltinLoss, _mean_last, _per_sample_size, _shape
 from kernelnet.ops import nn
 from kernelnet.utils.validation import check_rate
 
 
-class _Crossentropy(Loss):
+class _LogitsValues(Function):
+    """Crossentropy values of the probabilities `probs = act(logits)`, as one tape node on the
+    logits: backward is the fused `(p - y)`, skipping the softmax/sigmoid Jacobian."""
+
+    @staticmethod
+    def forward(ctx, logits, *, loss, y_true, probs):
+        ctx.loss, ctx.y_true, ctx.probs = loss, y_true, probs
+        return loss._values(y_true, probs)
+
+    @staticmethod
+    def backward(ctx, g):
+        return ctx.loss._apply_scale(ctx.loss._logits_grad(ctx.y_true, ctx.probs), g)
+
+
+class _Crossentropy(_BuiltinLoss):
     """Shared arguments of the crossentropies, and `value_and_logits_grad`: the gradient wrt
     the logits of the final softmax/sigmoid."""
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name=None,
-                 reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name=None, dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         self.from_logits = bool(from_logits)
         self.label_smoothing = check_rate(label_smoothing, "label_smoothing",
                                           type(self).__name__, upper_inclusive=True)
+
+    _activation = "softmax"  # the output activation whose logits the fused gradient is for
+
+    def _fused_logits(self, y_true, y_pred):
+        """With `y_pred._keras_logits` set (the logits behind an output softmax/sigmoid, as
+        Keras 3 marks them), the values as a node on the logits with the fused gradient."""
+        logits = getattr(y_pred, "_keras_logits", None)
+        if self.from_logits or logits is None or not self._own_call():
+            return None
+        probs = y_pred.value
+        z = np.asarray(logits)
+        if z.shape != probs.shape or not z.size:
+            return None
+        name = getattr(y_pred, "activation", None)  # set by Layer.__call__ with the mark
+        if name is not None and name != self._activation:
+            return None
+        act = nn.softmax if self._activation == "softmax" else nn.sigmoid
+        # A mark without a name: check on the first sample that it is this activation's.
+        if name is None and not np.allclose(act(z[:1].astype(np.float64)), probs[:1],
+                                            rtol=1e-3, atol=1e-6):
+            return None
+        return _LogitsValues.apply(logits, loss=self, y_true=y_true, probs=probs)
 
     def value_and_logits_grad(self, y_true, y_pred, sample_weight=None) -> tuple[float, Array]:
         """Returns `(loss, d loss / d logits)` where `y_pred = softmax(logits)` (or sigmoid).
@@ -52,9 +89,9 @@ class CategoricalCrossentropy(_Crossentropy):
         name, reduction: see `Loss`.
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="categorical_crossentropy",
-                 reduction="sum_over_batch_size"):
-        super().__init__(from_logits, label_smoothing, name, reduction)
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="categorical_crossentropy", dtype=None):
+        super().__init__(from_logits, label_smoothing, reduction, name, dtype)
 
     def _prepare(self, y_true, y_pred):
         y_pred = self._as_pred(y_pred)
@@ -113,9 +150,9 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
         name, reduction: see `Loss`.
     """
 
-    def __init__(self, from_logits=False, ignore_class=None,
-                 name="sparse_categorical_crossentropy", reduction="sum_over_batch_size"):
-        super().__init__(from_logits=from_logits, name=name, reduction=reduction)
+    def __init__(self, from_logits=False, ignore_class=None, reduction="sum_over_batch_size",
+                 name="sparse_categorical_crossentropy", dtype=None):
+        super().__init__(from_logits=from_logits, reduction=reduction, name=name, dtype=dtype)
         self.ignore_class = None if ignore_class is None else int(ignore_class)
 
     def _prepare(self, y_true, y_pred):
@@ -129,9 +166,14 @@ class SparseCategoricalCrossentropy(CategoricalCrossentropy):
             onehot[ignored] = 0
         return onehot, y_pred
 
-    def _mask(self, y_true):
+    def _target_mask(self, y_true):
         # ignored samples are the all-zero rows of the one-hot targets built by _prepare
         return None if self.ignore_class is None else y_true.any(axis=-1)
+
+    def _mask(self, y_true, y_pred):
+        if self.ignore_class is None:
+            return None
+        return self._labels(y_true, np.asarray(y_pred)) != self.ignore_class
 
     def _labels(self, y_true, y_pred) -> Array:
         """Validates integer class ids; returns them shaped `y_pred.shape[:-1]` (int64)."""
@@ -190,9 +232,11 @@ class BinaryCrossentropy(_Crossentropy):
         name, reduction: see `Loss`.
     """
 
-    def __init__(self, from_logits=False, label_smoothing=0.0, name="binary_crossentropy",
-                 reduction="sum_over_batch_size"):
-        super().__init__(from_logits, label_smoothing, name, reduction)
+    def __init__(self, from_logits=False, label_smoothing=0.0, reduction="sum_over_batch_size",
+                 name="binary_crossentropy", dtype=None):
+        super().__init__(from_logits, label_smoothing, reduction, name, dtype)
+
+    _activation = "sigmoid"
 
     def _prepare(self, y_true, y_pred):
         y_true, y_pred = super()._prepare(y_true, y_pred)

@@ -5,14 +5,14 @@ from __future__ import annotations
 import numpy as np
 
 from kernelnet import backend
-from kernelnet.losses.base import Loss, _mean_last, _per_sample_size
+from kernelnet.losses.base import _BuiltinLoss, _mean_last, _per_sample_size
 
 
-class MeanSquaredError(Loss):
+class MeanSquaredError(_BuiltinLoss):
     """`mean((y_true - y_pred)^2)` over the last axis, per sample."""
 
-    def __init__(self, name="mean_squared_error", reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_squared_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def _values(self, y_true, y_pred):
         return _mean_last(np.square(y_pred - y_true))
@@ -22,11 +22,11 @@ class MeanSquaredError(Loss):
         return (y_pred - y_true) * y_pred.dtype.type(2 / _per_sample_size(y_pred))
 
 
-class MeanAbsoluteError(Loss):
+class MeanAbsoluteError(_BuiltinLoss):
     """`mean(|y_true - y_pred|)` over the last axis, per sample (subgradient 0 at equality)."""
 
-    def __init__(self, name="mean_absolute_error", reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="mean_absolute_error", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def _values(self, y_true, y_pred):
         return _mean_last(np.abs(y_pred - y_true))
@@ -35,15 +35,16 @@ class MeanAbsoluteError(Loss):
         return np.sign(y_pred - y_true) / y_pred.dtype.type(_per_sample_size(y_pred))
 
 
-class Huber(Loss):
+class Huber(_BuiltinLoss):
     """`0.5 x^2` if `|x| <= delta` else `delta * (|x| - 0.5 delta)`, `x = y_pred - y_true`.
 
     Args:
         delta: float > 0, where the loss turns from quadratic to linear. Defaults to 1.0.
     """
 
-    def __init__(self, delta=1.0, name="huber_loss", reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, delta=1.0, reduction="sum_over_batch_size", name="huber_loss",
+                 dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
         if not delta > 0:
             raise ValueError(f"Invalid value for argument `delta` of Huber: expected a positive "
                              f"float. Received: delta={delta!r}.")
@@ -62,11 +63,11 @@ class Huber(Loss):
         return {**super().get_config(), "delta": self.delta}
 
 
-class KLDivergence(Loss):
+class KLDivergence(_BuiltinLoss):
     """`sum(y * log(y / p))` over the last axis, with `y` and `p` clipped to [eps, 1]."""
 
-    def __init__(self, name="kl_divergence", reduction="sum_over_batch_size"):
-        super().__init__(name=name, reduction=reduction)
+    def __init__(self, reduction="sum_over_batch_size", name="kl_divergence", dtype=None):
+        super().__init__(name=name, reduction=reduction, dtype=dtype)
 
     def _values(self, y_true, y_pred):
         eps = backend.epsilon()

@@ -52,7 +52,7 @@ class Model(Layer):
         self._layers: list[Layer] = []
         self._multi_input = self._multi_output = False
         self.optimizer = self.loss = None
-        self.compiled_metrics: list = []
+        self.compiled_loss = self.compiled_metrics = self._loss_tracker = None
         self.stop_training = False
         self.history = None
         self._step_cache = None  # (structure key, samples), see _inference_step
@@ -150,58 +150,88 @@ class Model(Layer):
     def compute_macs(self, input_shape: Shape) -> int:
         return sum(row.macs for row in summary.layer_rows(self))
 
+    @property
+    def output_names(self) -> list[str]:
+        """Names of the layers producing the outputs: keys for dict losses and targets."""
+        from kernelnet.models import compile_utils
+
+        return compile_utils.output_names(self)
+
     # ------------------------------------------------------------ compile / train
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
-                loss_weights: Any = None, **kwargs: Any) -> None:
-        """Configures the model for training (optimizer, loss and metric names or objects)."""
-        from kernelnet import losses, optimizers
+                loss_weights: Any = None, weighted_metrics: Any = None,
+                **kwargs: Any) -> None:
+        """Configures the model for training.
+
+        `loss`, `loss_weights`, `metrics` and `weighted_metrics` are one object, a list in
+        output order or a dict keyed by output name (see `compile_utils`); `metrics` ignore
+        sample weights, `weighted_metrics` use them (Keras 3)."""
         from kernelnet import metrics as metrics_module
+        from kernelnet import optimizers
+        from kernelnet.models import compile_utils
 
         unsupported = {k: v for k, v in kwargs.items() if v not in (None, False, 1, "auto")}
-        if unsupported or loss_weights is not None:
-            raise ValueError(
-                "compile() got arguments kernelnet does not support: "
-                f"{unsupported or {'loss_weights': loss_weights}}."
-            )
-        if self._multi_output:
-            raise NotImplementedError(
-                f"Model {self.name!r} has several outputs; kernelnet trains single-output models. "
-                "Use predict() for multi-output models."
-            )
+        if unsupported:
+            raise ValueError(f"compile() got arguments kernelnet does not support: {unsupported}.")
         self.optimizer = optimizers.get(optimizer)
-        self.loss = losses.get(loss) if loss is not None else None
-        names = metrics if isinstance(metrics, (list, tuple)) else ([metrics] if metrics else [])
-        self.compiled_metrics = [metrics_module.get(m, loss=self.loss) for m in names]
+        names = self.output_names  # None until called, for a model without output layers
+        self.loss = compile_utils.resolve_losses(loss)
+        if isinstance(self.loss, list) and len(self.loss) == 1 and names and len(names) == 1:
+            self.loss = self.loss[0]
+        self.compiled_loss = (compile_utils.CompileLoss(self.loss, loss_weights, names)
+                              if loss is not None else None)
+        self.compiled_metrics = compile_utils.CompileMetrics(metrics, weighted_metrics, names,
+                                                             self.compiled_loss)
+        self._loss_tracker = metrics_module.Mean(name="loss")
         self._compile_config = {
             "optimizer": optimizers.serialize(self.optimizer),
-            "loss": losses.serialize(self.loss) if self.loss is not None else None,
-            "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in names],
+            "loss": compile_utils.serialize_losses(self.loss),
+            "metrics": _metric_names(metrics),
         }
+        if loss_weights is not None:
+            self._compile_config["loss_weights"] = loss_weights
+        if weighted_metrics is not None:
+            self._compile_config["weighted_metrics"] = _metric_names(weighted_metrics)
         self._warn_probabilities_as_logits()
 
+    def _warn_probabilities_as_logits(self) -> None:
+        """Keras' warning for a loss with from_logits=True on an output softmax/sigmoid (the
+        probabilities are then taken as logits)."""
+        if self.compiled_loss is None or not self.compiled_loss.built or not self._nodes:
+            return
+        for out_id, loss in zip(self._output_ids, self.compiled_loss.losses):
+            act = getattr(_output_layer(self, out_id), "_act", None)
+            if act is None or not getattr(loss, "from_logits", False):
+                continue
+            expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
+            if act.name == expected:
+                import warnings
+
+                warnings.warn(f"`{loss.name}` received `from_logits=True`, but the `output` "
+                              f"argument was produced by a {expected.capitalize()} activation "
+                              "and thus does not represent logits. Was this intended?",
+                              stacklevel=3)
+
     def _require_compiled(self, method: str) -> None:
-        if self.optimizer is None or self.loss is None:
+        if self.optimizer is None:
             raise RuntimeError(f"You must call `compile()` before `{method}()`.")
 
-    def train_step(self, x: Array, y: Array) -> dict[str, Any]:
-        """One optimisation step on a batch: gradients (`compute_gradients`), then update.
+    def _fit_batch(self, x: Any, y: Any, sample_weight: Any = None) -> tuple[float, Any, list]:
+        """`compute_gradients` with the compiled losses: `(loss, y_pred, grads)`, nothing
+        applied. With several CPU threads a single-output batch is split (`parallel.py`)."""
+        if self.compiled_loss is None:
+            raise ValueError("No loss to compute. Provide a `loss` argument in `compile()`.")
+        n = parallel.samples(x)
+        shards = 1 if self._multi_output else parallel.shard_count(self, n, training=True)
+        if shards > 1 and self.compiled_loss.built:
+            ys, _, sws = self.compiled_loss.flatten(y, None, sample_weight)
+            return parallel.train_step(self, x, ys[0], shards, sws[0])
+        return self.compute_gradients(x, y, sample_weight)
 
-        With several CPU threads the batch is split into shares run concurrently on this same
-        model (`parallel.py`). Freed memory is kept for the next step
-        (`backend.keep_freed_memory`).
-        """
-        backend.keep_freed_memory()
-        shards = parallel.shard_count(self, len(y), training=True)
-        if shards > 1:
-            loss, y_pred, grads = parallel.train_step(self, x, y, shards)
-        else:
-            loss, y_pred, grads = self.compute_gradients(x, y)
-        self.optimizer.apply(grads, self.trainable_weights)
-        return {"loss": loss, "y_pred": y_pred}
-
-    def compute_gradients(self, x: Any, y: Array) -> tuple[float, Array, list]:
-        """The training step's math: record the forward pass on a tape, seed the loss
-        gradient at the output, walk back.
+    def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
+        """The training step's math: record the forward pass on a tape, seed each output's
+        loss gradient (at the logits where the loss fuses with the output softmax/sigmoid),
+        walk back.
 
         Returns `(loss, y_pred, grads)`, the gradients aligned with `trainable_weights` (None
         where the loss does not depend on a weight). The loss includes `add_loss()` terms.
@@ -209,75 +239,76 @@ class Model(Layer):
         weights = self.trainable_weights
         with GradientTape() as tape, collect_losses() as extra:
             out = self(x, training=True)
-        loss, target, seed = self.loss_and_seed(y, out)
-        targets, seeds = [target], [seed]
+        outs = _as_list(self, out)
+        loss, targets, seeds = self.loss_and_seeds(y, outs, sample_weight)
         for value in extra:
             loss += float(unwrap(value))
             if is_tracked(value):
                 targets.append(value)
                 seeds.append(np.ones(np.shape(value), np.asarray(unwrap(value)).dtype))
+        y_pred = [unwrap(o) for o in outs]
+        y_pred = y_pred if isinstance(out, (list, tuple)) else y_pred[0]
         if not weights or not any(is_tracked(t) for t in targets):
-            return loss, unwrap(out), [None] * len(weights)
+            return loss, y_pred, [None] * len(weights)
         pairs = [(t, s) for t, s in zip(targets, seeds) if is_tracked(t)]
         grads = tape.gradient([t for t, _ in pairs], weights,
                               output_gradients=[s for _, s in pairs])
-        return loss, unwrap(out), grads
+        return loss, y_pred, grads
 
-    def loss_and_seed(self, y: Array, out: Any) -> tuple[float, Any, Array]:
-        """`(loss, target, dloss/dtarget)` for the model output `out`: the target is `out`,
-        or the logits behind its softmax/sigmoid when the loss fuses with it
-        (`fused_logits`)."""
-        logits = self.fused_logits(out)
-        if logits is not None:
-            loss, seed = self.loss.value_and_logits_grad(y, unwrap(out))
-            return loss, logits, seed
-        loss, seed = self.loss.value_and_grad(y, unwrap(out))
-        return loss, out, seed
+    def loss_and_seeds(self, y: Any, outs: list, sample_weight: Any = None) -> tuple:
+        """`(loss, targets, seeds)` for the output Tensors `outs`: each output with a loss is
+        a target (or the logits behind its softmax/sigmoid, `fused_logits`), seeded with the
+        gradient of the weighted total loss."""
+        ys, preds, sws = self.compiled_loss.flatten(y, [unwrap(o) for o in outs], sample_weight)
+        losses = self.compiled_loss.losses
+        logits = [None if item is None else self.fused_logits(out, item)
+                  for out, item in zip(outs, losses)]
+        loss, grads = self.compiled_loss.value_and_grads(ys, preds, sws,
+                                                         [g is not None for g in logits])
+        targets, seeds = [], []
+        for out, at, item, grad in zip(outs, logits, losses, grads):
+            if item is not None:
+                targets.append(out if at is None else at)
+                seeds.append(grad)
+        return loss, targets, seeds
 
-    def fused_logits(self, out: Any) -> Any:
-        """The logits Tensor behind the output's softmax (sigmoid for a binary crossentropy)
-        when the loss can take its gradient wrt them, as Keras does with `_keras_logits`: the
-        gradient is then `(p - y) / n`, without the activation's Jacobian. None otherwise."""
+    def fused_logits(self, out: Any, loss: Any) -> Any:
+        """The logits Tensor behind an output's softmax (sigmoid for a binary crossentropy)
+        when its built-in crossentropy can take the gradient wrt them, as Keras does with
+        `_keras_logits`: the gradient is then `(p - y) / n`, without the activation's
+        Jacobian. None otherwise."""
         logits = getattr(out, "_keras_logits", None)
-        if logits is None or not hasattr(self.loss, "value_and_logits_grad"):
+        if logits is None or not hasattr(loss, "value_and_logits_grad") \
+                or getattr(loss, "from_logits", False) or not loss._own_call():
             return None
-        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
-        if getattr(out, "activation", None) != expected:
-            return None
-        return None if getattr(self.loss, "from_logits", False) else logits
+        expected = "sigmoid" if "binary" in type(loss).__name__.lower() else "softmax"
+        return logits if getattr(out, "activation", None) == expected else None
 
-    def _warn_probabilities_as_logits(self) -> None:
-        """Keras' warning when `from_logits=True` meets an output softmax/sigmoid (a graph
-        model's output layer's activation; the probabilities are then taken as logits)."""
-        if not getattr(self.loss, "from_logits", False) or not self._output_ids:
-            return
-        layer = self
-        while getattr(layer, "_output_ids", None):
-            layer = next(n.layer for n in layer._nodes if n.out_id == layer._output_ids[0])
-        act = getattr(getattr(layer, "_act", None), "name", None)
-        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
-        if act == expected:
-            import warnings
+    def train_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                       class_weight: Any = None, return_dict: bool = False) -> Any:
+        """One `train_step` on one batch; returns the loss (and metrics) of that batch."""
+        from kernelnet.models import data_adapters
 
-            warnings.warn(f"`{self.loss.name}` received `from_logits=True`, but the `output` "
-                          f"argument was produced by a {expected.capitalize()} activation and "
-                          "thus does not represent logits. Was this intended?", stacklevel=3)
-
-    def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         self._require_compiled("train_on_batch")
         x = training.as_model_input(self, x)
         self._ensure_built(x)
-        result = self.train_step(x, np.asarray(y))
-        values = [result["loss"]]
-        for metric in self.compiled_metrics:
-            metric.reset_state()
-            metric.update_state(y, result["y_pred"])
-            values.append(metric.result())
+        y = data_adapters.map_structure(np.asarray, y)
+        if class_weight is not None:
+            sample_weight = data_adapters.class_weight_to_sample_weights(y, class_weight)
+        self.reset_metrics()
+        data = data_adapters.pack_x_y_sample_weight(x, y, sample_weight)
+        logs = training._as_logs(self.train_step(data))
+        if return_dict:
+            return logs
+        values = training.flatten_logs_in_order(self, logs)
         return values[0] if len(values) == 1 else values
 
-    def test_on_batch(self, x: Any, y: Any) -> float | list[float]:
+    def test_on_batch(self, x: Any, y: Any = None, sample_weight: Any = None,
+                      return_dict: bool = False) -> Any:
         self._require_compiled("test_on_batch")
-        return self.evaluate(x, y, batch_size=len(y), verbose=0)
+        n = parallel.samples(training.as_model_input(self, x))
+        return self.evaluate(x, y, batch_size=max(n, 1), verbose=0, sample_weight=sample_weight,
+                             return_dict=return_dict)
 
     def predict_on_batch(self, x: Any) -> Array:
         x = training.as_model_input(self, x)
@@ -338,17 +369,16 @@ class Model(Layer):
         return outputs
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
-        if self.built:
-            self._check_batch(x)
-            return
-        if self._subclassed:
-            # A subclassed model creates its weights by running: one sample, nothing recorded.
-            with stop_recording():
-                self(parallel.take(x, 0, 1), training=False)
-            self._clear_losses()
-            return
-        self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
-        self.built = True
+        if not self.built:
+            if self._subclassed:
+                # A subclassed model creates its weights by running: one sample, nothing
+                # recorded.
+                with stop_recording():
+                    self(parallel.take(x, 0, 1), training=False)
+                self._clear_losses()
+            else:
+                self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
+                self.built = True
         self._check_batch(x)
 
     def _call_ops(self, inputs: Any, training: bool | None, kwargs: dict) -> Any:
@@ -396,6 +426,19 @@ class Model(Layer):
                              f"{tuple(want)}, received {got}.{hint}")
 
     fit = training.fit
+    train_step = training.train_step
+    test_step = training.test_step
+    predict_step = training.predict_step
+    compute_loss = training.compute_loss
+    compute_metrics = training.compute_metrics
+    get_metrics_result = training.get_metrics_result
+    reset_metrics = training.reset_metrics
+    metrics = property(training.metrics)
+
+    @property
+    def metrics_names(self) -> list[str]:
+        return [m.name for m in self.metrics]
+
     evaluate = training.evaluate
     predict = training.predict
     fit_generator = training.fit_generator
@@ -494,3 +537,28 @@ class Model(Layer):
             "kernelnet models are not picklable by design (loading a pickle can execute code). "
             "Use model.save(path) and kernelnet.models.load_model(path)."
         )
+
+
+def _as_list(model: Model, y_pred: Any) -> list:
+    return list(y_pred) if isinstance(y_pred, (list, tuple)) else [y_pred]
+
+
+def _output_layer(model: Model, out_id: int) -> Any:
+    """The layer computing output `out_id` of a graph model, looking inside nested models."""
+    layer = next(n.layer for n in model._nodes if n.out_id == out_id)
+    while getattr(layer, "_output_ids", None):
+        layer = next(n.layer for n in layer._nodes if n.out_id == layer._output_ids[0])
+    return layer
+
+
+def _metric_names(metrics: Any) -> Any:
+    def one(m):
+        if isinstance(m, (list, tuple)):
+            return [one(v) for v in m]
+        if isinstance(m, dict):
+            return {k: one(v) for k, v in m.items()}
+        return m if isinstance(m, str) or m is None else getattr(m, "name", str(m))
+
+    if metrics is None:
+        return []
+    return one(metrics) if isinstance(metrics, (list, tuple, dict)) else [one(metrics)]

@@ -162,12 +162,13 @@ def share_backward(model, tape, out, grad: Array, at_logits: bool) -> list:
     return tape.gradient(target, model.trainable_weights, output_gradients=grad)
 
 
-def _loss(model, y: Array, y_pred: Array, out) -> tuple[float, Array, bool]:
-    """Loss and its gradient on the whole batch: `(loss, grad, at_logits)`."""
-    at_logits = model.fused_logits(out) is not None
-    fn = model.loss.value_and_logits_grad if at_logits else model.loss.value_and_grad
-    loss, grad = fn(y, y_pred)
-    return loss, grad, at_logits
+def _loss(model, y: Array, y_pred: Array, out, sample_weight) -> tuple[float, Array, bool]:
+    """The compiled loss and its gradient on the whole (single-output) batch, weighted by
+    `sample_weight`: `(loss, grad, at_logits)`."""
+    at_logits = model.fused_logits(out, model.compiled_loss.losses[0]) is not None
+    loss, grads = model.compiled_loss.value_and_grads([y], [y_pred], [sample_weight],
+                                                      [at_logits])
+    return loss, grads[0], at_logits
 
 
 def _sum_gradients(first: list, others: list[list]) -> list:
@@ -180,31 +181,32 @@ def _sum_gradients(first: list, others: list[list]) -> list:
     return first
 
 
-def train_step(model, x: Array | list[Array], y: Array, shards: int) -> tuple:
-    """Forward on the shares, loss and its gradient on the whole batch, backward on the
-    shares, gradients summed; returns `(loss, y_pred, grads)` like
-    `Model.compute_gradients`.
+def train_step(model, x: Array | list[Array], y: Array, shards: int,
+               sample_weight: Array | None = None) -> tuple:
+    """Forward on the shares, loss and its gradient on the whole batch (weighted by
+    `sample_weight`), backward on the shares, gradients summed; returns
+    `(loss, y_pred, grads)` like `Model.compute_gradients`.
 
     The first share runs in the calling thread; the others in worker processes where they can
     be forked (`workers.py`), else in threads."""
     if workers.available():
-        return _train_step_processes(model, x, y, shards)
-    bounds = split(len(y), shards)
+        return _train_step_processes(model, x, y, shards, sample_weight)
+    bounds = split(samples(x), shards)
     with single_threaded_blas():
         parts = run([functools.partial(share_forward, model, take(x, lo, hi), seeds)
                      for (lo, hi), seeds in zip(bounds, _seeds(model, shards))])
         y_pred = np.concatenate([out.value for _, out in parts])
-        loss, grad, at_logits = _loss(model, y, y_pred, parts[0][1])
+        loss, grad, at_logits = _loss(model, y, y_pred, parts[0][1], sample_weight)
         grads = run([functools.partial(share_backward, model, tape, out, grad[lo:hi], at_logits)
                      for (tape, out), (lo, hi) in zip(parts, bounds)])
     return loss, y_pred, _sum_gradients(grads[0], grads[1:])
 
 
-def _train_step_processes(model, x, y, shards: int) -> tuple:
+def _train_step_processes(model, x, y, shards: int, sample_weight) -> tuple:
     block, pool = workers.for_model(model, shards - 1)
     for dst, src in zip(block.arrays, model.weights):
         np.copyto(dst, src.value)
-    (lo, hi), *rest = split(len(y), shards)
+    (lo, hi), *rest = split(samples(x), shards)
     own_seeds, *seeds = _seeds(model, shards)
     try:
         for worker, (a, b), s in zip(pool, rest, seeds):
@@ -213,7 +215,7 @@ def _train_step_processes(model, x, y, shards: int) -> tuple:
             tape, out = share_forward(model, take(x, lo, hi), own_seeds)
             parts = [out.value, *(worker.reply() for worker in pool)]
         y_pred = np.concatenate(parts)
-        loss, grad, at_logits = _loss(model, y, y_pred, out)
+        loss, grad, at_logits = _loss(model, y, y_pred, out, sample_weight)
         for worker, (a, b) in zip(pool, rest):
             worker.send("backward", grad[a:b], at_logits)
         with single_threaded_blas():

@@ -34,8 +34,12 @@ def __getattr__(name: str):
         from kernelnet.utils.image_dataset import image_dataset_from_directory
 
         return image_dataset_from_directory
+    if name == "unpack_x_y_sample_weight":
+        from kernelnet.models.data_adapters import unpack_x_y_sample_weight
+
+        return unpack_x_y_sample_weight
     raise AttributeError(f"module 'kernelnet.utils' has no attribute {name!r}")
 
 
 __all__ = ["Progbar", "gradient_check", "image_dataset_from_directory", "normalize",
-           "np_utils", "set_random_seed", "to_categorical"]
+           "np_utils", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight"]

@@ -43,21 +43,22 @@ def _restore(states: list) -> None:
         generator.bit_generator.state = state
 
 
-def _analytic(clone, loss, x, y, training: bool) -> list:
+def _analytic(clone, total, x, y, sample_weight, training: bool) -> list:
     """The weight gradients as training computes them: `Model.compute_gradients`, or a
-    `GradientTape` over a layer call."""
+    `GradientTape` over a call seeded with the loss gradient of each output."""
     from kernelnet.autodiff import GradientTape, is_tracked, unwrap
     from kernelnet.layers.base import collect_losses
 
     weights = clone.trainable_weights
     if hasattr(clone, "compute_gradients") and training:
-        clone.compile(optimizer="sgd", loss=loss)
-        grads = clone.compute_gradients(x, y)[2]
+        grads = clone.compute_gradients(x, y, sample_weight)[2]
     else:
         with GradientTape() as tape, collect_losses() as extra:
             out = clone(x, training=training)
-        _, seed = loss.value_and_grad(y, unwrap(out))
-        pairs = [(out, seed)] + [(t, np.ones(np.shape(t))) for t in extra if is_tracked(t)]
+        outs = list(out) if isinstance(out, (list, tuple)) else [out]
+        _, seeds = total.value_and_grads(y, [unwrap(o) for o in outs], sample_weight,
+                                         [False] * len(outs))
+        pairs = list(zip(outs, seeds)) + [(t, np.ones(np.shape(t))) for t in extra]
         pairs = [(t, s) for t, s in pairs if is_tracked(t)]
         grads = (tape.gradient([t for t, _ in pairs], weights,
                                output_gradients=[s for _, s in pairs]) if pairs
@@ -66,28 +67,40 @@ def _analytic(clone, loss, x, y, training: bool) -> list:
 
 
 def gradient_check(model, x, y, loss=None, eps: float = 1e-6, training: bool = True,
-                   max_elements: int = 64, seed: int = 0) -> dict[str, float]:
+                   max_elements: int = 64, seed: int = 0,
+                   sample_weight=None) -> dict[str, float]:
     """Relative error `|a - n| / max(|a| + |n|, 1e-12)` per trainable weight.
 
     Args:
-        model: a compiled model, or any layer or model with `loss=` given.
-        x, y: a small batch.
-        loss: a loss name or object; defaults to the model's compiled loss.
+        model: a compiled model (one or several outputs), or any layer or model with `loss=`
+            given.
+        x, y: a small batch (`y` a list or a dict by output name for several outputs).
+        loss: a loss name or object (or one per output); defaults to the model's compiled
+            loss and loss weights.
         eps: central-difference step.
         training: run layers in training mode (batch-norm batch statistics, dropout).
         max_elements: at most this many randomly chosen entries per weight are perturbed.
+        sample_weight: optional sample weights, as `fit` takes them.
 
     Returns:
         `{"conv2d/kernel": 3.1e-10, ...}` for every trainable weight.
     """
-    from kernelnet import losses
     from kernelnet.autodiff import stop_recording, unwrap
+    from kernelnet.models import compile_utils
 
-    loss = loss if loss is not None else getattr(model, "loss", None)
+    loss_weights = None
+    if loss is None:
+        loss = getattr(model, "loss", None)
+        compiled = getattr(model, "compiled_loss", None)
+        loss_weights = compiled.weights if compiled is not None else None
     if loss is None:
         raise RuntimeError("You must call `compile()` (or pass `loss=`) before gradient_check().")
-    loss = losses.get(loss)
     clone = _float64_clone(model)
+    if hasattr(clone, "compute_gradients"):
+        clone.compile(optimizer="sgd", loss=loss, loss_weights=loss_weights)
+        total = clone.compiled_loss
+    else:
+        total = compile_utils.CompileLoss(loss, None, ["output"])
     x = [np.asarray(a, np.float64) for a in x] if isinstance(x, list) else \
         np.asarray(x, np.float64)
     states = _generator_states(clone)
@@ -96,11 +109,12 @@ def gradient_check(model, x, y, loss=None, eps: float = 1e-6, training: bool = T
         _restore(states)
         with stop_recording():
             out = clone(x, training=training)
+        outs = [unwrap(o) for o in out] if isinstance(out, (list, tuple)) else unwrap(out)
         extra = sum(float(unwrap(t)) for t in clone.losses)
-        return float(loss(y, unwrap(out))) + extra
+        return float(total(y, outs, sample_weight)) + extra
 
     _restore(states)
-    analytic = _analytic(clone, loss, x, y, training)
+    analytic = _analytic(clone, total, x, y, sample_weight, training)
     rng = np.random.default_rng(seed)
     errors = {}
     for name, w, a in zip(clone.trainable_weight_names, clone.trainable_weights, analytic):

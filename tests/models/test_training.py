@@ -111,7 +111,7 @@ def test_fused_and_unfused_gradients_agree(rng):
     model.compile("sgd", "categorical_crossentropy")
     with GradientTape() as tape:
         out = model(x, training=True)
-    assert model.fused_logits(out) is out._keras_logits is not None
+    assert model.fused_logits(out, model.loss) is out._keras_logits is not None
     loss, grad = model.loss.value_and_grad(y, out.numpy())
     unfused = tape.gradient(out, model.trainable_weights, output_gradients=grad)
     fused_loss, _, fused = model.compute_gradients(x, y)   # seeded at the logits
