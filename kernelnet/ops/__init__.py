@@ -90,6 +90,7 @@ from kernelnet.ops.numpy import (
     ones_like,
     power,
     reshape,
+    shape,
     sign,
     sqrt,
     square,
@@ -139,7 +140,7 @@ __all__ = [
     "convert_to_numpy", "convert_to_tensor", "divide", "dot", "equal", "exp", "expand_dims",
     "get_item", "greater", "greater_equal", "less", "less_equal", "log", "matmul", "max",
     "maximum", "mean", "min", "minimum", "multiply", "negative", "not_equal", "ones",
-    "ones_like", "power", "reshape", "sign", "sqrt", "square", "squeeze", "stack", "std",
+    "ones_like", "power", "reshape", "shape", "sign", "sqrt", "square", "squeeze", "stack", "std",
     "stop_gradient", "subtract", "sum", "tanh", "transpose", "true_divide", "var", "where",
     "zeros", "zeros_like",
     # keras.ops (nn)

@@ -204,6 +204,11 @@ def stack(x: Any, axis: int = 0) -> Any:
     return _Stack.apply(*x, axis=axis % (len(shapes[0]) + 1))
 
 
+def shape(x: Any) -> tuple:
+    """The shape of `x` as a tuple of ints (Keras `ops.shape`)."""
+    return tuple(int(n) for n in np.shape(unwrap(x)))
+
+
 def _dtype(dtype: Any) -> np.dtype:
     return np.dtype(dtype or backend.floatx())
 
@@ -228,10 +233,11 @@ def zeros_like(x: Any, dtype: Any = None) -> Any:
     return constant_op(np.zeros_like, x, dtype=dtype)
 
 
-def arange(start: Any, stop: Any = None, step: Any = 1, dtype: Any = None) -> Tensor:
-    """Evenly spaced values in `[start, stop)`, as `np.arange` (ints stay ints, as Keras)."""
-    start, stop, step = unwrap(start), unwrap(stop), unwrap(step)
+def arange(start: Any, stop: Any = None, step: Any = None, dtype: Any = None) -> Tensor:
+    """Evenly spaced values in `[start, stop)` (`[0, start)` without `stop`), as `np.arange`;
+    ints give int32 and floats `backend.floatx()`, as Keras."""
+    start, stop, step = unwrap(start), unwrap(stop), 1 if step is None else unwrap(step)
     values = np.arange(start, stop, step) if stop is not None else np.arange(0, start, step)
-    if dtype is None and values.dtype.kind == "f":
-        dtype = backend.floatx()
+    if dtype is None:
+        dtype = backend.floatx() if values.dtype.kind == "f" else np.int32
     return Tensor(values if dtype is None else values.astype(dtype))

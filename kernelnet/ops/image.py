@@ -51,6 +51,18 @@ class _Resize(Function):
         return np.einsum("oh,nowc->nhwc", ctx.a_h, rows)
 
 
+def _pad_both(images: Any, n: int, axis: int, fill_value: float) -> Any:
+    """`n` slices of `fill_value` before and after `images` along `axis` (differentiable)."""
+    from kernelnet import ops
+
+    if n <= 0:
+        return images
+    shape = list(np.shape(images))
+    shape[axis] = n
+    fill = np.full(shape, fill_value, dtype=np.asarray(images).dtype)
+    return ops.concatenate([fill, images, fill], axis=axis)
+
+
 def resize(images: Any, size: Any, interpolation: str = "bilinear", antialias: bool = False,
            crop_to_aspect_ratio: bool = False, pad_to_aspect_ratio: bool = False,
            fill_mode: str = "constant", fill_value: float = 0.0,
@@ -61,6 +73,7 @@ def resize(images: Any, size: Any, interpolation: str = "bilinear", antialias: b
         interpolation: "bilinear" (the default) or "nearest".
         antialias: widen the filter when downsampling (bilinear only matters).
         crop_to_aspect_ratio: center-crop to the target aspect ratio first, as Keras does.
+        pad_to_aspect_ratio: instead pad to it with `fill_value` (`fill_mode="constant"`).
         data_format: "channels_last" (default) or "channels_first".
 
     Example:
@@ -77,9 +90,12 @@ def resize(images: Any, size: Any, interpolation: str = "bilinear", antialias: b
             f"ops.image.resize: `interpolation` must be one of {_METHODS}. "
             f"Received: interpolation={interpolation!r}."
         )
-    if pad_to_aspect_ratio:
-        raise ValueError("ops.image.resize: pad_to_aspect_ratio=True is not supported; "
-                         "pad the images first (ops.concatenate with zeros).")
+    if pad_to_aspect_ratio and crop_to_aspect_ratio:
+        raise ValueError("ops.image.resize: only one of `pad_to_aspect_ratio` and "
+                         "`crop_to_aspect_ratio` can be True.")
+    if fill_mode != "constant":
+        raise ValueError("ops.image.resize: only fill_mode='constant' is supported. "
+                         f"Received: fill_mode={fill_mode!r}.")
     size = tuple(int(s) for s in size) if np.ndim(size) else ()
     if len(size) != 2 or min(size) < 1:
         raise ValueError(
@@ -94,10 +110,11 @@ def resize(images: Any, size: Any, interpolation: str = "bilinear", antialias: b
         )
     if len(shape) == 3:
         return resize(ops.expand_dims(images, 0), size, interpolation, antialias,
-                      crop_to_aspect_ratio, False, fill_mode, fill_value, data_format)[0]
+                      crop_to_aspect_ratio, pad_to_aspect_ratio, fill_mode, fill_value,
+                      data_format)[0]
     if data_format == "channels_first":
         out = resize(ops.transpose(images, (0, 2, 3, 1)), size, interpolation, antialias,
-                     crop_to_aspect_ratio)
+                     crop_to_aspect_ratio, pad_to_aspect_ratio, fill_mode, fill_value)
         return ops.transpose(out, (0, 3, 1, 2))
     if data_format not in (None, "channels_last"):
         raise ValueError(
@@ -113,5 +130,12 @@ def resize(images: Any, size: Any, interpolation: str = "bilinear", antialias: b
         images = ops.get_item(images, (slice(None), slice(top, top + crop_h),
                                        slice(left, left + crop_w)))
         h, w = crop_h, crop_w
+    elif pad_to_aspect_ratio:
+        # Keras: the same number of fill rows (or columns) on both sides
+        top = (max(h, int(w * size[0] / size[1])) - h) // 2
+        left = (max(w, int(h * size[1] / size[0])) - w) // 2
+        images = _pad_both(images, top, 1, fill_value)
+        images = _pad_both(images, left, 2, fill_value)
+        h, w = h + 2 * top, w + 2 * left
     return _Resize.apply(images, a_h=_matrix(h, size[0], interpolation, antialias),
                          a_w=_matrix(w, size[1], interpolation, antialias))

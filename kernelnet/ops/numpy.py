@@ -29,6 +29,7 @@ from kernelnet.ops.arrays import (  # noqa: F401
     min,
     ones,
     ones_like,
+    shape,
     squeeze,
     stack,
     std,

@@ -70,6 +70,9 @@ def test_resize_options():
     # antialiasing averages over the whole footprint: a 4x4 -> 1x1 resize is the mean
     np.testing.assert_allclose(ops.image.resize(x[:, :4], (1, 1), antialias=True)[:, 0, 0],
                                x[:, :4].mean(axis=(1, 2)))
+    padded = ops.image.resize(x, (2, 2), pad_to_aspect_ratio=True, fill_value=-1.0)
+    wide = np.concatenate([np.full((2, 8, 2, 1), -1.0), x, np.full((2, 8, 2, 1), -1.0)], 2)
+    np.testing.assert_allclose(padded, ops.image.resize(wide, (2, 2)))
     first = ops.image.resize(x.transpose(0, 3, 1, 2), (3, 5), data_format="channels_first")
     np.testing.assert_allclose(first, ops.image.resize(x, (3, 5)).transpose(0, 3, 1, 2))
 
@@ -144,7 +147,8 @@ def test_one_hot_argmax_and_creation():
     assert ops.argmax(x, axis=-1).tolist() == [1, 0]
     assert ops.argmin(x).tolist() == 4
     assert ops.ones((2, 3)).dtype == backend.floatx() and ops.zeros(2, "int32").dtype == "int32"
-    assert ops.arange(4).tolist() == [0, 1, 2, 3]
+    assert ops.arange(4).tolist() == [0, 1, 2, 3] and ops.arange(4).dtype == "int32"
+    assert ops.shape(ops.ones((2, 3))) == (2, 3)
     assert ops.arange(1, 2, 0.5).tolist() == [1.0, 1.5]
     assert ops.zeros_like(x).tolist() == np.zeros((2, 3)).tolist()
     assert ops.ones_like(x, dtype="int32").dtype == "int32"
@@ -226,6 +230,8 @@ def test_plain_arrays_in_give_plain_arrays_of_the_same_dtype():
     (lambda: ops.image.resize(np.ones((1, 4, 4, 1)), (2, 2), interpolation="cubic"),
      r"interpolation='cubic'"),
     (lambda: ops.one_hot(np.array([0.5]), 2), r"one_hot.*integer"),
+    (lambda: ops.image.resize(np.ones((1, 4, 4, 1)), (2, 2), crop_to_aspect_ratio=True,
+                              pad_to_aspect_ratio=True), r"only one of"),
 ])
 def test_errors_name_the_op_and_the_shapes(call, match):
     with pytest.raises(ValueError, match=match):

@@ -162,6 +162,10 @@ CASES = {
                          [anyv(1, 6, 7, 1)]),
     "resize_nearest": (lambda x: ops.image.resize(x, (5, 3), interpolation="nearest"),
                        [anyv(2, 3, 4, 1)]),
+    "resize_pad_aspect": (lambda x: ops.image.resize(x, (3, 3), pad_to_aspect_ratio=True),
+                          [anyv(1, 2, 4, 2)]),
+    "resize_crop_aspect": (lambda x: ops.image.resize(x, (2, 2), crop_to_aspect_ratio=True),
+                           [anyv(1, 3, 5, 1)]),
     "resize_single_image": (lambda x: ops.image.resize(x, (4, 4)), [anyv(3, 2, 2)]),
 }
 
