@@ -159,11 +159,19 @@ def argmin(x: Any, axis: Any = None, keepdims: bool = False) -> Any:
 
 def expand_dims(x: Any, axis: Any) -> Any:
     """`x` with new axes of size 1 inserted at `axis` (an int or a tuple)."""
+    ndim = np.ndim(x) + (len(axis) if np.ndim(axis) else 1)
+    for a in (axis if np.ndim(axis) else (axis,)):
+        if not -ndim <= int(a) < ndim:
+            raise ValueError(
+                f"ops.expand_dims: axis {a} is out of bounds for an input of shape "
+                f"{np.shape(x)} (the result has {ndim} axes)."
+            )
     return _ExpandDims.apply(x, axis=axis if not np.ndim(axis) else tuple(axis))
 
 
 def squeeze(x: Any, axis: Any = None) -> Any:
     """`x` without its size-1 axes (only those in `axis` when given)."""
+    _check_axis("squeeze", x, axis)
     shape = np.shape(x)
     axes = tuple(i for i, n in enumerate(shape) if n == 1) if axis is None else _axes(
         axis, len(shape))

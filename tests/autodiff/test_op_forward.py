@@ -218,6 +218,8 @@ def test_plain_arrays_in_give_plain_arrays_of_the_same_dtype():
     (lambda: ops.average_pool(np.ones((1, 4, 4, 1)), 2, padding="full"), r"padding='full'"),
     (lambda: ops.reshape(np.ones((2, 3)), (4, 2)), r"ops\.reshape.*\(2, 3\).*\(4, 2\)"),
     (lambda: ops.squeeze(np.ones((2, 3)), axis=0), r"ops\.squeeze.*\(2, 3\)"),
+    (lambda: ops.squeeze(np.ones((2, 1)), axis=3), r"ops\.squeeze: axis 3.*\(2, 1\)"),
+    (lambda: ops.expand_dims(np.ones((2, 1)), 4), r"ops\.expand_dims: axis 4.*\(2, 1\)"),
     (lambda: ops.mean(np.ones((2, 3)), axis=2), r"ops\.mean.*axis 2.*\(2, 3\)"),
     (lambda: ops.categorical_crossentropy(np.ones((2, 3)), np.ones((2, 4))),
      r"target\.shape=\(2, 3\), output\.shape=\(2, 4\)"),
