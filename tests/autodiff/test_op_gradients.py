@@ -13,6 +13,9 @@ import zlib
 import numpy as np
 import pytest
 from helpers import numerical_grad, rel_error
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import kernelnet as kn
 from kernelnet import ops
@@ -223,3 +226,38 @@ def test_every_differentiable_keras_name_has_a_gradient_case():
                "log_softmax", "gelu", "silu", "conv", "max_pool", "average_pool", "cce",
                "sparse_cce", "bce", "resize"]:
         assert op in names, op
+
+
+BINARY = {"add": operator.add, "subtract": operator.sub, "multiply": operator.mul,
+          "divide": operator.truediv, "power": operator.pow, "maximum": ops.maximum,
+          "minimum": ops.minimum, "where": lambda a, b: ops.where(np.asarray(a) > 0, a, b)}
+
+
+@settings(max_examples=40, deadline=None)
+@given(shapes=hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=3, max_side=3),
+       name=st.sampled_from(sorted(BINARY)), seed=st.integers(0, 2**16))
+def test_binary_ops_broadcast_on_random_shapes(shapes, name, seed):
+    """Random mutually broadcastable shape pairs: the gradient is summed back to each input's
+    shape (including size-1 axes and missing leading axes)."""
+    fn = BINARY[name]
+    rng = np.random.default_rng(seed)
+    a = rng.uniform(0.5, 2.0, shapes.input_shapes[0])    # positive: power and divide
+    b = rng.uniform(-2.0, 2.0, shapes.input_shapes[1])
+    if name in ("maximum", "minimum"):
+        b = b + 3.0 * (rng.random(b.shape) > 0.5) - 1.5  # no ties within 0.5 of each other
+    if name == "divide":
+        b = np.abs(b) + 0.5
+    a, b = np.array(a, dtype=np.float64), np.array(b, dtype=np.float64)  # 0-d stays an array
+    ta, tb = ops.convert_to_tensor(a), ops.convert_to_tensor(b)
+    with kn.GradientTape() as tape:
+        tape.watch([ta, tb])
+        out = fn(ta, tb)
+    assert out.shape == shapes.result_shape
+    upstream = rng.standard_normal(shapes.result_shape)
+    ga, gb = tape.gradient(out, [ta, tb], output_gradients=upstream)
+    for arr, grad in ((a, ga), (b, gb)):
+        def loss():
+            return float(np.sum(np.asarray(fn(a, b)) * upstream))
+
+        assert grad.shape == arr.shape
+        assert rel_error(grad, numerical_grad(loss, arr)) < 1e-7
