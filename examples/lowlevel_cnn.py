@@ -9,8 +9,11 @@ training loop" guides, with `keras` replaced by `kernelnet`.
 
     python examples/lowlevel_cnn.py --epochs 2
 
-Measured (shared 2-core machine, float32, batch 128, seed 0): 2 epochs on the 60,000 MNIST
-images reach 0.9894 test accuracy in 243 s of training (about 120 s per epoch).
+Measured 2026-12-05 with the defaults (2 epochs on the 60,000 MNIST images, batch 128, Adam
+1e-3, float32, seed 0): test accuracy 0.9876 on the 10,000 test images. Training took 2816 s of
+wall time on the shared 2-core machine, which ran at a load average of 15-19 (other jobs); one
+step costs about 0.32 s of CPU time there (batch 128), i.e. about 5 minutes for the 938 steps on
+an otherwise idle machine.
 """
 
 import argparse
