@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import string
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from kernelnet.callbacks.base import Callback
 from kernelnet.callbacks.monitoring import monitored_value, resolve_mode
+from kernelnet.utils.paths import safe_filename
 from kernelnet.utils.progbar import print_msg
 
 
@@ -19,7 +22,8 @@ class ModelCheckpoint(Callback):
 
     `filepath` may contain format fields filled from the epoch (1-based, as in Keras), the batch
     (1-based, batch-level saving only) and any log key:
-    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`.
+    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`. Filled-in values become safe file-name parts
+    (a value `"../x"` is written `_._x`), so a checkpoint never lands outside the pattern's folder.
     Missing parent directories are created. Saving goes through `model.save(path, overwrite=True)`
     or `model.save_weights(path, overwrite=True)`; both write atomically.
 
@@ -62,6 +66,7 @@ class ModelCheckpoint(Callback):
                 f"a positive integer (number of batches). Received: save_freq={save_freq!r}."
             )
         self.filepath = os.fspath(filepath)
+        _check_format_specs(self.filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
@@ -143,12 +148,41 @@ class ModelCheckpoint(Callback):
         if batch is not None:
             fields["batch"] = batch + 1
         try:
-            return self.filepath.format(**fields)
+            return _FieldFormatter().format(self.filepath, **fields)
         except (KeyError, IndexError) as err:
             raise KeyError(
                 f"Failed to format the ModelCheckpoint filepath {self.filepath!r}: field {err} "
                 f"is not available. Available fields: {', '.join(sorted(fields))}."
             ) from err
+
+
+def _check_format_specs(filepath: str) -> None:
+    """Fails at construction on a malformed `filepath` pattern or format spec
+    (`'m-{epoch:zz}.kn'`), not after the first epoch. Field names are checked when saving:
+    which log keys exist is known only then."""
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(filepath)
+                  if name is not None]
+        for name, spec in fields:
+            # {epoch}/{batch} are ints, log values floats; a spec must suit one of them.
+            sample = 1 if name in ("epoch", "batch") else 0.5
+            format(sample, spec)
+    except ValueError as err:
+        raise ValueError(f"Invalid ModelCheckpoint filepath {filepath!r}: {err}. Expected "
+                         "format fields such as {epoch:02d} or {val_loss:.2f}.") from None
+
+
+class _FieldFormatter(string.Formatter):
+    """`str.format` whose filled-in values are made safe file-name parts (`utils.paths`): a
+    log value such as `"../../x"` can never move the checkpoint to another folder."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        return text if _SAFE_FIELD.fullmatch(text) else safe_filename(text)
+
+
+# Numbers as format() writes them and plain words; nothing starting with "." (no "..").
+_SAFE_FIELD = re.compile(r"([A-Za-z0-9+\-_ ][A-Za-z0-9+\-_. ]*)?")
 
 
 class CSVLogger(Callback):
