@@ -7,7 +7,10 @@ the gradient of the loss with respect to every Variable, and lets `optimizers.Ad
 in place with `apply_gradients(zip(grads, variables))`: the same loop as TensorFlow's "custom
 training loop" guides, with `keras` replaced by `kernelnet`.
 
-    python examples/lowlevel_cnn.py --epochs 2
+    python examples/lowlevel_cnn.py --epochs 2 --out runs/lowlevel_cnn
+
+Writes into --out the trained weights (`weights.npz`, one array per Variable name, no pickle)
+and `history.json` (the loss of every step and the test accuracy).
 
 Measured 2026-12-05 with the defaults (2 epochs on the 60,000 MNIST images, batch 128, Adam
 1e-3, float32, seed 0): test accuracy 0.9876 on the 10,000 test images. Training took 2816 s of
@@ -17,6 +20,8 @@ an otherwise idle machine.
 """
 
 import argparse
+import json
+import pathlib
 import time
 
 import numpy as np
@@ -84,13 +89,16 @@ def accuracy(params: dict, x, y, batch_size: int = 500) -> float:
 
 def main(argv=None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--epochs", type=int, default=2, help="passes over the training images")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
     parser.add_argument("--samples", type=int, default=None, help="train on the first N images")
-    parser.add_argument("--test-samples", type=int, default=None)
+    parser.add_argument("--test-samples", type=int, default=None,
+                        help="evaluate on the first N test images")
     parser.add_argument("--steps", type=int, default=None, help="stop after N steps in all")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--seed", type=int, default=0, help="seed of weights and shuffling")
+    parser.add_argument("--verbose", type=int, default=1, help="0: silent, 1: loss every 50 steps")
+    parser.add_argument("--out", default="runs/lowlevel_cnn",
+                        help="output folder (weights.npz, history.json)")
     args = parser.parse_args(argv)
     kn.utils.set_random_seed(args.seed)
 
@@ -121,7 +129,13 @@ def main(argv=None) -> dict:
     if args.verbose:
         print(f"test accuracy {test_acc:.4f} after {len(losses)} steps in {seconds:.0f} s "
               f"(Adam iterations: {int(optimizer.iterations)})")
-    return {"losses": losses, "test_accuracy": test_acc, "seconds": seconds}
+    out = pathlib.Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    np.savez(out / "weights.npz", **{name.replace("/", "_"): v.numpy()
+                                     for name, v in params.items()})
+    result = {"losses": losses, "test_accuracy": test_acc, "seconds": seconds}
+    (out / "history.json").write_text(json.dumps(result))
+    return result
 
 
 if __name__ == "__main__":
