@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from kernelnet.ops import image, nn, numpy, pool
+from kernelnet.ops import image, nn, numpy, pool, winograd
 from kernelnet.ops.conv import (
     col2im,
     conv2d,
@@ -149,7 +149,7 @@ __all__ = [
     "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
     "sparse_categorical_crossentropy", "swish",
     # namespaces
-    "image", "nn", "numpy", "pool",
+    "image", "nn", "numpy", "pool", "winograd",
     # kernels
     "array_module", "conv_output_size", "resolve_padding", "im2col", "col2im",
     "conv2d", "conv2d_forward", "conv2d_backward",

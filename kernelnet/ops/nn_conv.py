@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 
 from kernelnet.autodiff.function import Function
-from kernelnet.ops import conv as conv_kernels
 from kernelnet.ops import pool as pool_kernels
+from kernelnet.ops.conv import conv2d_backward, conv2d_forward
 
 
 def _check_format(op: str, data_format: Any) -> bool:
@@ -46,13 +46,13 @@ class _Conv(Function):
     @staticmethod
     def forward(ctx, x, kernel, strides=1, padding="valid", dilation_rate=1):
         x, kernel = np.asarray(x), np.asarray(kernel)
-        y, cache = conv_kernels.conv2d_forward(x, kernel, None, strides, padding, dilation_rate)
+        y, cache = conv2d_forward(x, kernel, None, strides, padding, dilation_rate)
         ctx.cache = cache
         return y
 
     @staticmethod
     def backward(ctx, g):
-        dx, dkernel, _ = conv_kernels.conv2d_backward(
+        dx, dkernel, _ = conv2d_backward(
             g, ctx.cache, need_dx=ctx.needs_input_grad[0],
             need_dkernel=ctx.needs_input_grad[1])
         return dx, dkernel
