@@ -13,6 +13,12 @@ from kernelnet._typing import Array
 from kernelnet.ops import nn
 from kernelnet.utils.registry import get_from_registry
 
+
+def gelu(x, approximate: bool = False):
+    """Keras `activations.gelu`: the exact erf form by default (`ops.gelu` defaults to tanh)."""
+    return nn.gelu(x, approximate=approximate)
+
+
 # name -> (forward, gradient); gradient(grad, z, y) -> dz
 _REGISTRY: dict[str, tuple[Callable, Callable]] = {
     "linear": (nn.linear, nn.linear_grad),
@@ -29,7 +35,7 @@ _REGISTRY: dict[str, tuple[Callable, Callable]] = {
     "silu": (nn.silu, nn.silu_grad),
     "swish": (nn.silu, nn.silu_grad),
     "exponential": (nn.exponential, nn.exponential_grad),
-    "gelu": (nn.gelu, nn.gelu_grad),
+    "gelu": (gelu, nn.gelu_grad),
     "softmax": (nn.softmax, nn.softmax_grad),
 }
 
@@ -46,7 +52,6 @@ softplus = nn.softplus
 softsign = nn.softsign
 silu = swish = nn.silu
 exponential = nn.exponential
-gelu = nn.gelu
 softmax = nn.softmax
 
 

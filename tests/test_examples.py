@@ -89,3 +89,44 @@ def test_every_example_has_out_and_a_whole_help_description(name, capsys):
     assert "--out" in text
     description = " ".join(text.split("\n\n")[1].split())
     assert description.endswith("."), description            # not cut mid-sentence
+
+
+def test_lowlevel_cnn_loss_falls(tmp_path):
+    result = run_example("lowlevel_cnn", "--samples", "512", "--test-samples", "200",
+                         "--batch-size", "64", "--steps", "12", "--verbose", "0",
+                         "--out", str(tmp_path))
+    losses = result["losses"]
+    assert len(losses) == 12
+    assert sum(losses[-3:]) < 0.75 * sum(losses[:3]), losses
+    assert 0 <= result["test_accuracy"] <= 1
+    assert {"weights.npz", "history.json"} <= {p.name for p in tmp_path.iterdir()}
+
+
+def test_lowlevel_cnn_gradients_match_finite_differences(float64):
+    """The tape's gradient of the whole low-level network, along a random direction of every
+    Variable, against central differences of the loss."""
+    import numpy as np
+
+    import kernelnet as kn
+
+    spec = importlib.util.spec_from_file_location("lowlevel", EXAMPLES / "lowlevel_cnn.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    kn.utils.set_random_seed(1)
+    params = module.init_params()
+    rng = np.random.default_rng(0)
+    x, y = rng.random((3, 28, 28, 1)), np.array([3, 1, 4])
+    with kn.GradientTape() as tape:
+        loss = module.loss_fn(params, x, y)
+    grads = tape.gradient(loss, params)
+    for name, var in params.items():
+        direction = rng.standard_normal(var.shape)
+        eps, saved = 1e-6, var.numpy()
+        var.assign(saved + eps * direction)
+        up = float(module.loss_fn(params, x, y))
+        var.assign(saved - eps * direction)
+        down = float(module.loss_fn(params, x, y))
+        var.assign(saved)
+        numeric = (up - down) / (2 * eps)
+        analytic = float(np.sum(grads[name] * direction))
+        assert abs(numeric - analytic) <= 1e-6 * max(abs(numeric), 1e-3), name

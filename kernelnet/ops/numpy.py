@@ -1,4 +1,7 @@
-"""Differentiable array ops under `keras.ops` names (`kernelnet.ops.add`, `ops.matmul`, ...).
+"""Differentiable array ops under `keras.ops` names (`kernelnet.ops.add`, `ops.matmul`, ...):
+the `keras.ops.numpy` namespace. Arithmetic, matmul/dot, sum, indexing, reshape, transpose and
+cast are here; reductions, shape ops and creation in `arrays.py`; elementwise math in
+`elementwise.py` (both re-exported).
 
 Each op is a `Function` (forward/backward pair, see `kernelnet.autodiff.function`): NumPy in
 gives NumPy out; Tensors or Variables in give a Tensor out, recorded when a `GradientTape` is
@@ -12,24 +15,65 @@ from typing import Any
 import numpy as np
 
 from kernelnet.autodiff.function import Function, unbroadcast
-from kernelnet.autodiff.tensor import convert_to_numpy, convert_to_tensor  # noqa: F401
+from kernelnet.autodiff.tensor import convert_to_numpy, convert_to_tensor, unwrap  # noqa: F401
+
+# The rest of Keras' `ops.numpy` namespace lives in two sibling modules.
+from kernelnet.ops.arrays import (  # noqa: F401
+    arange,
+    argmax,
+    argmin,
+    concatenate,
+    expand_dims,
+    max,
+    mean,
+    min,
+    ones,
+    ones_like,
+    shape,
+    squeeze,
+    stack,
+    std,
+    var,
+    zeros,
+    zeros_like,
+)
+from kernelnet.ops.elementwise import (  # noqa: F401
+    broadcast_shapes,
+    clip,
+    equal,
+    exp,
+    greater,
+    greater_equal,
+    less,
+    less_equal,
+    log,
+    maximum,
+    minimum,
+    not_equal,
+    sign,
+    sqrt,
+    square,
+    stop_gradient,
+    tanh,
+    where,
+)
 
 
-def _binary_shapes(op: str, a: np.ndarray, b: np.ndarray) -> tuple:
+def _broadcasting(op: str, fn: Any, a: Any, b: Any) -> Any:
+    """`fn(a, b)`; a shape mismatch raises a ValueError naming `op` and both shapes. (Checked
+    only on failure: `np.broadcast_shapes` up front costs more than a small op.)"""
     try:
-        return np.broadcast_shapes(np.shape(a), np.shape(b))
+        return fn(a, b)
     except ValueError:
-        raise ValueError(
-            f"ops.{op}: cannot broadcast shapes {np.shape(a)} and {np.shape(b)}."
-        ) from None
+        broadcast_shapes(op, a, b)
+        raise
 
 
 class _Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _binary_shapes("add", a, b)
         ctx.shapes = np.shape(a), np.shape(b)
-        return np.add(a, b)
+        return _broadcasting("add", np.add, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -40,9 +84,8 @@ class _Add(Function):
 class _Subtract(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _binary_shapes("subtract", a, b)
         ctx.shapes = np.shape(a), np.shape(b)
-        return np.subtract(a, b)
+        return _broadcasting("subtract", np.subtract, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -53,9 +96,8 @@ class _Subtract(Function):
 class _Multiply(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _binary_shapes("multiply", a, b)
         ctx.a, ctx.b = a, b
-        return np.multiply(a, b)
+        return _broadcasting("multiply", np.multiply, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -68,9 +110,8 @@ class _Multiply(Function):
 class _Divide(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _binary_shapes("divide", a, b)
         ctx.a, ctx.b = a, b
-        return np.true_divide(a, b)
+        return _broadcasting("divide", np.true_divide, a, b)
 
     @staticmethod
     def backward(ctx, g):
@@ -93,8 +134,7 @@ class _Negative(Function):
 class _Power(Function):
     @staticmethod
     def forward(ctx, a, b):
-        _binary_shapes("power", a, b)
-        y = np.power(a, b)
+        y = _broadcasting("power", np.power, a, b)
         ctx.a, ctx.b, ctx.y = a, b, y
         return y
 
@@ -153,6 +193,37 @@ class _Matmul(Function):
         return da, db
 
 
+class _Dot(Function):
+    """`np.dot` for arrays of rank >= 1: contracts the last axis of `a` with the
+    second-to-last axis of `b` (its only axis when `b` is a vector)."""
+
+    @staticmethod
+    def forward(ctx, a, b):
+        a, b = np.asarray(a), np.asarray(b)
+        k_axis = -2 if b.ndim > 1 else 0
+        if a.shape[-1] != b.shape[k_axis]:
+            raise ValueError(
+                f"ops.dot: the last axis of the first argument must equal the "
+                f"{'second-to-last' if b.ndim > 1 else 'only'} axis of the second. "
+                f"Received shapes {a.shape} and {b.shape}."
+            )
+        ctx.a, ctx.bk = a, np.moveaxis(b, k_axis, 0)    # bk: (k, *rest of b)
+        return np.dot(a, b)                               # (*a[:-1], *rest of b)
+
+    @staticmethod
+    def backward(ctx, g):
+        a, bk = ctx.a, ctx.bk
+        lead = a.ndim - 1
+        da = db = None
+        if ctx.needs_input_grad[0]:
+            da = np.tensordot(g, bk, axes=(tuple(range(lead, g.ndim)),
+                                           tuple(range(1, bk.ndim))))
+        if ctx.needs_input_grad[1]:
+            dbk = np.tensordot(a, g, axes=(tuple(range(lead)), tuple(range(lead))))
+            db = np.moveaxis(dbk, 0, -2 if bk.ndim > 1 else 0)
+        return da, db
+
+
 class _Sum(Function):
     @staticmethod
     def forward(ctx, a, axis=None, keepdims=False):
@@ -170,14 +241,38 @@ class _Sum(Function):
 class _GetItem(Function):
     @staticmethod
     def forward(ctx, a, key=None):
-        ctx.shape, ctx.dtype, ctx.key = np.shape(a), np.asarray(a).dtype, key
-        return np.asarray(a)[key]
+        ctx.shape, ctx.key = np.shape(a), key
+        try:
+            return np.asarray(a)[key]
+        except IndexError as err:
+            raise IndexError(
+                f"ops.get_item: invalid index for an input of shape {np.shape(a)}: {err}"
+            ) from None
 
     @staticmethod
     def backward(ctx, g):
         dx = np.zeros(ctx.shape, dtype=g.dtype)
-        np.add.at(dx, ctx.key, g)  # repeated indices sum, as in fancy indexing's adjoint
+        if _is_basic(ctx.key):
+            dx[ctx.key] = g  # slices, ints, None, Ellipsis: each element is picked once
+        else:
+            np.add.at(dx, ctx.key, g)  # repeated indices sum, as in fancy indexing's adjoint
         return dx
+
+
+def _is_basic(key: Any) -> bool:
+    """Whether `key` is NumPy basic indexing (no index arrays, no boolean masks)."""
+    keys = key if isinstance(key, tuple) else (key,)
+    return all(k is None or k is Ellipsis or isinstance(k, (slice, np.integer))
+               or (isinstance(k, int) and not isinstance(k, bool)) for k in keys)
+
+
+def _unwrap_key(key: Any) -> Any:
+    """An index with Tensors inside (`x[idx]`, `x[mask]`) as plain arrays."""
+    if isinstance(key, tuple):
+        return tuple(_unwrap_key(k) for k in key)
+    if isinstance(key, list):
+        return np.asarray([unwrap(k) for k in key])
+    return unwrap(key)
 
 
 class _Reshape(Function):
@@ -265,14 +360,22 @@ def matmul(x1: Any, x2: Any) -> Any:
     return _Matmul.apply(x1, x2)
 
 
+def dot(x1: Any, x2: Any) -> Any:
+    """Dot product as `np.dot`: scalars multiply, vectors give their inner product, and N-D
+    arrays contract the last axis of `x1` with the second-to-last of `x2`."""
+    if np.ndim(x1) == 0 or np.ndim(x2) == 0:
+        return _Multiply.apply(x1, x2)
+    return _Dot.apply(x1, x2)
+
+
 def sum(x: Any, axis: Any = None, keepdims: bool = False) -> Any:  # noqa: A001
     """Sum over `axis` (all axes when None)."""
     return _Sum.apply(x, axis=axis, keepdims=keepdims)
 
 
 def get_item(x: Any, key: Any) -> Any:
-    """`x[key]` (basic and advanced indexing)."""
-    return _GetItem.apply(x, key=key)
+    """`x[key]` (basic and advanced indexing; the key may hold Tensors)."""
+    return _GetItem.apply(x, key=_unwrap_key(key))
 
 
 def reshape(x: Any, newshape: Any) -> Any:

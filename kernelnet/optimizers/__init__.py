@@ -2,7 +2,8 @@
 
     opt = optimizers.get("adam")                       # fresh Adam()
     opt = optimizers.rmsprop(lr=0.0001, decay=1e-6)    # Keras 2 spelling, same class
-    opt.apply(grads, weights)                          # in-place update, iterations += 1
+    opt.apply(grads, variables)                        # in place (Variables or arrays)
+    opt.apply_gradients(zip(grads, variables))         # the same; iterations += 1
 """
 
 from __future__ import annotations

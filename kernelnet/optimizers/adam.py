@@ -42,7 +42,7 @@ class Adam(Optimizer):
 
     def update_step(self, grad: Array, weight: Array, slots: dict, lr: float) -> None:
         dt = weight.dtype.type
-        t = self.iterations + 1
+        t = int(self.iterations.value) + 1
         alpha = dt(lr * math.sqrt(1 - self.beta_2**t) / (1 - self.beta_1**t))
         m, v = slots["m"], slots["v"]
         s = self._scratch(weight)

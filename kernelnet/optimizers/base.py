@@ -3,12 +3,16 @@
 Subclasses only write `update_step(grad, weight, slots, lr)`: pure in-place NumPy math on one
 weight array, with the update formula as a comment above each line (Chainer style).
 
-The contract with the training loop:
-    optimizer.apply(grads, weights)   # updates every weight IN PLACE (w -= step), iterations += 1
+The contract with the training loop (Keras 3):
+    optimizer.apply(grads, variables)                 # updates IN PLACE, iterations += 1
+    optimizer.apply_gradients(zip(grads, variables))  # the same, from (grad, variable) pairs
 
-Weights are never rebound, so every holder of a weight array (the layer, a cache, a test) sees
-the update. Slots (momentum, m, v, ...) are created lazily with `np.zeros_like(weight)`, keyed by
-`id(weight)`; the optimizer keeps a reference to each weight so that ids are never reused.
+`variables` may be `kernelnet.Variable`s or plain weight arrays (a layer's weights), and grads
+arrays or Tensors. Weights are never rebound: the update is written into the array (a
+Variable's `.value`), so every holder of it (the layer, its Variable, a test) sees the update.
+Slots (momentum, m, v, ...) are created lazily with `np.zeros_like(weight)`, keyed by `id()` of
+the underlying array, so a Variable and its array share slots; the optimizer keeps a
+reference to each array so that ids are never reused.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import numpy as np
 
 from kernelnet import backend
 from kernelnet._typing import Array
-from kernelnet.autodiff.tensor import unwrap
+from kernelnet.autodiff.tensor import Variable, unwrap
 from kernelnet.optimizers import schedules
 
 
@@ -100,10 +104,27 @@ class Optimizer:
                 f"Received: {given}."
             )
         self.decay = check_non_negative(decay, "decay", who)
-        self.iterations = 0
+        # Keras 3: a non-trainable int64 Variable counting applied steps (settable: assigns)
+        self._iterations = Variable(np.int64(0), dtype=np.int64, trainable=False,
+                                    name="iterations")
         self._slots: dict[int, dict[str, Array]] = {}
         self._owners: dict[int, Array] = {}  # keeps weights alive so id() keys stay unique
         self._buffers: dict[tuple, Array] = {}  # scratch memory, not state
+
+    @property
+    def iterations(self) -> Variable:
+        """Number of steps applied so far: a Variable (`int(opt.iterations)` for the number)."""
+        return self._iterations
+
+    @iterations.setter
+    def iterations(self, value) -> None:
+        self._iterations.assign(int(unwrap(value)))
+
+    @property
+    def variables(self) -> list[Variable]:
+        """The optimizer's state as Variables: `iterations` and every slot (Keras 3)."""
+        return [self._iterations] + [Variable.wrap(a, trainable=False, name=k)
+                                     for slots in self._slots.values() for k, a in slots.items()]
 
     @classmethod
     def _default_learning_rate(cls):
@@ -135,11 +156,11 @@ class Optimizer:
     @property
     def current_learning_rate(self) -> float:
         """The learning rate used by the next `apply`: schedule and legacy `decay` applied."""
-        lr = self._learning_rate
-        value = float(lr(self.iterations)) if callable(lr) else float(lr)
+        lr, step = self._learning_rate, int(self._iterations.value)
+        value = float(lr(step)) if callable(lr) else float(lr)
         if self.decay:
             # Keras 2: lr_t = lr * (1 / (1 + decay * iterations))
-            value *= 1.0 / (1.0 + self.decay * self.iterations)
+            value *= 1.0 / (1.0 + self.decay * step)
         return value
 
     # -- slots ----------------------------------------------------------------------------------
@@ -152,6 +173,7 @@ class Optimizer:
         return {name: np.zeros_like(weight) for name in self.slot_names()}
 
     def _get_slots(self, weight: Array) -> dict[str, Array]:
+        weight = unwrap(weight)
         key = id(weight)
         slots = self._slots.get(key)
         if slots is None:
@@ -159,10 +181,12 @@ class Optimizer:
             self._owners[key] = weight
         return slots
 
-    def build(self, weights: list[Array]) -> None:
-        """Creates all slots now (they are otherwise created on the first `apply`)."""
-        for weight in weights:
-            self._get_slots(unwrap(weight))
+    def build(self, variables: list) -> None:
+        """Creates all slots now (they are otherwise created on the first `apply`) and
+        remembers `variables` for `apply(grads)` without variables, as Keras 3."""
+        self._built_variables = list(variables)
+        for weight in variables:
+            self._get_slots(weight)
 
     def _scratch(self, like: Array, index: int = 0) -> Array:
         """An uninitialized array shaped like `like`, reused across steps to avoid allocations."""
@@ -177,15 +201,25 @@ class Optimizer:
         """Updates `weight` in place from `grad`; `grad` must not be modified."""
         raise NotImplementedError(f"{type(self).__name__} must implement `update_step`.")
 
-    def apply(self, grads: list[Array], weights: list[Array]) -> None:
-        """Applies one update to every weight in place and increments `iterations`.
+    def apply(self, grads: list, trainable_variables: list | None = None) -> None:
+        """Applies one update to every variable in place and increments `iterations`.
 
         Args:
-            grads: list of gradient arrays, aligned 1:1 with `weights` (None entries are skipped).
-            weights: list of weight arrays; each is updated in place.
+            grads: gradients (arrays or Tensors) aligned 1:1 with the variables; None entries
+                are skipped (a variable the loss does not depend on).
+            trainable_variables: `Variable`s or weight arrays, each updated in place. Defaults
+                to the variables given to `build()`.
         """
-        # Variables (layer weights) are updated through their arrays, which also key the slots
-        grads, weights = [unwrap(g) for g in grads], [unwrap(w) for w in weights]
+        if trainable_variables is None:
+            trainable_variables = getattr(self, "_built_variables", None)
+            if trainable_variables is None:
+                raise ValueError(
+                    f"{type(self).__name__}.apply() was called without `trainable_variables` "
+                    "before `build(variables)`. Pass the variables: "
+                    "optimizer.apply(grads, model.trainable_variables)."
+                )
+        grads = [None if g is None else np.asarray(unwrap(g)) for g in grads]
+        weights = [_weight_array(w, type(self).__name__) for w in trainable_variables]
         if len(grads) != len(weights):
             raise ValueError(
                 f"{type(self).__name__}.apply() expects one gradient per weight. "
@@ -210,15 +244,16 @@ class Optimizer:
                                     out=self._scratch(weight))
                 weight -= decay
             self.update_step(grad, weight, slots, lr)
-        self.iterations += 1
+        self._iterations.assign_add(1)
 
-    def apply_gradients(self, grads_and_vars) -> None:
-        """Keras spelling: `apply_gradients(zip(grads, weights))`."""
+    def apply_gradients(self, grads_and_vars) -> Variable:
+        """Keras spelling: `apply_gradients(zip(grads, variables))`; returns `iterations`."""
         pairs = list(grads_and_vars)
         if pairs:
             self.apply(*zip(*pairs))
         else:
-            self.iterations += 1
+            self._iterations.assign_add(1)
+        return self._iterations
 
     def _clip(self, grads: list) -> list:
         """Returns clipped copies (never modifies the layers' gradient arrays)."""
@@ -256,20 +291,19 @@ class Optimizer:
 
     def get_state(self, weights: list[Array], names: list[str]) -> dict[str, Array]:
         """Copies of `iterations` and every created slot, keyed `"{name}/{slot}"`."""
-        weights = [unwrap(w) for w in weights]
         names = _check_names(weights, names, "get_state")
-        state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
+        state = {"iterations": np.array(self._iterations.value, dtype=np.int64)}
         for weight, name in zip(weights, names):
-            for slot, value in self._slots.get(id(weight), {}).items():
+            for slot, value in self._slots.get(id(unwrap(weight)), {}).items():
                 state[f"{name}/{slot}"] = value.copy()
         return state
 
     def set_state(self, weights: list[Array], names: list[str], state: dict) -> None:
         """Restores `get_state()` output, so a resumed run continues bit for bit."""
-        weights = [unwrap(w) for w in weights]
         names = _check_names(weights, names, "set_state")
         used = {"iterations"}
         for weight, name in zip(weights, names):
+            weight = unwrap(weight)
             slots = self.build_slots(weight)
             found = [k for k in slots if f"{name}/{k}" in state]
             if not found:
@@ -292,10 +326,23 @@ class Optimizer:
                 f"{type(self).__name__}.set_state(): the state has entries that match no weight "
                 f"slot: {unused[:5]}. Was it saved from another optimizer or model?"
             )
-        self.iterations = int(state["iterations"])
+        self._iterations.assign(int(state["iterations"]))
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(learning_rate={self._learning_rate!r}, name={self.name!r})"
+
+
+def _weight_array(weight, who: str) -> Array:
+    """The array an update is written into: a Variable's `.value`, or the weight array."""
+    array = unwrap(weight)
+    if not isinstance(array, np.ndarray) or array.dtype.kind != "f":
+        raise TypeError(
+            f"{who}.apply() updates Variables or float weight arrays in place. Received "
+            f"{type(weight).__name__}"
+            + (f" of dtype {array.dtype}." if isinstance(array, np.ndarray) else ".")
+            + " Make trainable values with kernelnet.Variable(...)."
+        )
+    return array
 
 
 def _clip_by_norm(grad: Array, clipnorm: float) -> Array:
