@@ -43,9 +43,9 @@ from kernelnet.keras_io._weights import (
 )
 
 __all__ = [
-    "HDF5_MAGIC", "check_exportable", "is_hdf5", "is_keras_file", "is_keras_zip", "load_keras_model",
-    "load_keras_weights", "model_from_keras_config", "supported_layer_names",
-    "model_config", "save_keras_model", "save_keras_weights", "save_legacy_h5",
+    "HDF5_MAGIC", "check_exportable", "is_hdf5", "is_keras_file", "is_keras_zip",
+    "load_keras_model", "load_keras_weights", "model_config", "model_from_keras_config",
+    "save_keras_model", "save_keras_weights", "save_legacy_h5", "supported_layer_names",
     "translate_layer_config",
 ]
 
