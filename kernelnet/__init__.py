@@ -30,11 +30,11 @@ def __getattr__(name: str):
     import importlib
 
     if name in ("callbacks", "datasets", "preprocessing", "applications", "visualization",
-                "saving", "keras_io", "onnx_export", "cli"):
+                "saving", "keras_io", "onnx_export", "cli", "random"):
         return importlib.import_module(f"kernelnet.{name}")
     raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
 
 
 __all__ = ["Input", "Model", "Sequential", "activations", "applications", "backend",
            "callbacks", "datasets", "initializers", "layers", "load_model", "losses", "metrics",
-           "models", "ops", "optimizers", "preprocessing", "utils"]
+           "models", "ops", "optimizers", "preprocessing", "random", "utils"]

@@ -86,6 +86,49 @@ class SequenceAdapter:
             self.data.on_epoch_end()
 
 
+class PyDatasetAdapter(SequenceAdapter):
+    """A `kernelnet.utils.PyDataset`, as Keras 3 consumes one: `on_epoch_begin`/`on_epoch_end`
+    around each epoch, batch order shuffled when `shuffle=True`, and with `workers > 1` up to
+    `max_queue_size` batches read ahead by a pool of threads (results stay in order)."""
+
+    def __init__(self, data: Any, steps: int | None, shuffle: bool):
+        count = data.num_batches
+        if count is None and steps is None:
+            raise ValueError(
+                f"{type(data).__name__} is infinite (num_batches is None): pass "
+                "`steps_per_epoch` (or `steps`) to say how many batches make an epoch.")
+        self.data, self.shuffle, self.count = data, shuffle, count
+        self.steps = count if steps is None else steps
+
+    def _indices(self) -> Iterator[int]:
+        if self.count is None:
+            yield from range(self.steps)
+            return
+        order = backend.rng().permutation(self.count) if self.shuffle else range(self.count)
+        for step in range(self.steps):
+            yield int(order[step % self.count])
+
+    def __iter__(self) -> Iterator[tuple]:
+        self.data.on_epoch_begin()
+        workers = max(1, int(self.data.workers))
+        if workers == 1:
+            for index in self._indices():
+                yield split_batch(self.data[index])
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        ahead = max(1, int(self.data.max_queue_size))
+        with ThreadPoolExecutor(workers, thread_name_prefix="kernelnet-pydataset") as pool:
+            pending: deque = deque()
+            for index in self._indices():
+                pending.append(pool.submit(self.data.__getitem__, index))
+                if len(pending) >= ahead:
+                    yield split_batch(pending.popleft().result())
+            while pending:
+                yield split_batch(pending.popleft().result())
+
+
 class GeneratorAdapter:
     """A Python iterator of batches; runs `steps` batches per epoch (or until exhausted)."""
 
@@ -140,6 +183,10 @@ def make_adapter(x: Any, y: Any, batch_size: int | None, shuffle: bool,
             f"`y` must be None when `x` is a dataset, generator or iterator (it yields its own "
             f"targets). Received: y of type {type(y).__name__}."
         )
+    from kernelnet.utils.py_dataset import PyDataset
+
+    if isinstance(x, PyDataset):
+        return PyDatasetAdapter(x, steps, shuffle)
     if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
         return SequenceAdapter(x, steps)
     if hasattr(x, "__next__") or hasattr(x, "__iter__"):
