@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 
 from kernelnet import (  # noqa: E402
     activations,
+    autodiff,
     backend,
     initializers,
     layers,
@@ -21,6 +22,7 @@ from kernelnet import (  # noqa: E402
     optimizers,
     utils,
 )
+from kernelnet.autodiff import GradientTape, Variable  # noqa: E402
 from kernelnet.layers import Input  # noqa: E402
 from kernelnet.models import Model, Sequential, load_model  # noqa: E402
 
@@ -35,6 +37,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
 
 
-__all__ = ["Input", "Model", "Sequential", "activations", "applications", "backend",
-           "callbacks", "datasets", "initializers", "layers", "load_model", "losses", "metrics",
-           "models", "ops", "optimizers", "preprocessing", "random", "utils"]
+__all__ = ["GradientTape", "Input", "Model", "Sequential", "Variable", "activations",
+           "applications", "autodiff", "backend", "callbacks", "datasets", "initializers",
+           "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
+           "preprocessing", "random", "utils"]

@@ -21,6 +21,25 @@ from kernelnet.ops.conv import (
     resolve_padding,
 )
 from kernelnet.ops.nn import log_softmax, softmax
+from kernelnet.ops.numpy import (
+    abs,
+    absolute,
+    add,
+    cast,
+    convert_to_numpy,
+    convert_to_tensor,
+    divide,
+    get_item,
+    matmul,
+    multiply,
+    negative,
+    power,
+    reshape,
+    subtract,
+    sum,
+    transpose,
+    true_divide,
+)
 from kernelnet.ops.pool import (
     avg_pool2d,
     avg_pool2d_backward,
@@ -48,6 +67,9 @@ def array_module(*arrays):
 
 
 __all__ = [
+    "abs", "absolute", "add", "cast", "convert_to_numpy", "convert_to_tensor", "divide",
+    "get_item", "matmul", "multiply", "negative", "power", "reshape", "subtract", "sum",
+    "transpose", "true_divide",
     "array_module", "nn", "conv", "pool", "softmax", "log_softmax",
     "conv_output_size", "resolve_padding", "im2col", "col2im",
     "conv2d", "conv2d_forward", "conv2d_backward",
