@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import kernelnet
-from kernelnet import activations, applications, keras_io
+from kernelnet import activations, applications, keras_io, losses, optimizers
 from kernelnet import layers as L
 from kernelnet.models import Model, Sequential, load_model
 
@@ -103,6 +103,28 @@ MODELS = {
     "vgg16": (lambda: applications.VGG16(weights=None, include_top=False, pooling="avg",
                                          input_shape=(32, 32, 3)), [(2, 32, 32, 3)]),
 }
+# Compile settings per model (optimizer, loss, metrics, targets): Keras compiles the loaded
+# model from the file and its evaluate() loss must equal kernelnet's. merging (two outputs)
+# and vgg16 stay uncompiled.
+COMPILE = {
+    "conv_stack": (lambda: optimizers.Adam(0.003, beta_1=0.8), "sparse_categorical_crossentropy",
+                   ["accuracy"], lambda rng, n: rng.integers(0, 5, n)),
+    "activations": (lambda: optimizers.SGD(0.05, momentum=0.9, nesterov=True), "mse", None,
+                    lambda rng, n: rng.normal(size=(n, 6))),
+    "nested": (lambda: optimizers.RMSprop(0.01, rho=0.8),
+               lambda: losses.CategoricalCrossentropy(label_smoothing=0.1), ["acc"],
+               lambda rng, n: np.eye(3)[rng.integers(0, 3, n)]),
+    "lenet5": (lambda: optimizers.Adagrad(0.02),
+               lambda: losses.SparseCategoricalCrossentropy(from_logits=True), None,
+               lambda rng, n: rng.integers(0, 10, n)),
+    "mnist_cnn": (lambda: optimizers.Adadelta(1.0), "mae", None,
+                  lambda rng, n: rng.normal(size=(n, 10))),
+    "cifar10_cnn": (lambda: optimizers.AdamW(0.001, weight_decay=0.01),
+                    lambda: losses.Huber(delta=0.5), None, lambda rng, n: rng.normal(size=(n, 10))),
+    "resnet18": (lambda: optimizers.SGD(0.1), lambda: losses.CategoricalCrossentropy(
+        from_logits=True), None, lambda rng, n: np.eye(5)[rng.integers(0, 5, n)]),
+}
+
 # VGG16's 59 MB of weights: the two full-model formats are enough.
 SKIP_FORMATS = {"vgg16": ("weights.h5", "legacy_weights.h5")}
 
@@ -137,7 +159,7 @@ for name, info in manifest.items():
         key = f"{name}.{fmt}"
         try:
             if fmt in ("keras", "h5"):
-                model = keras.models.load_model(f"{root}/{key}", compile=False)
+                model = keras.models.load_model(f"{root}/{key}")
             else:                    # weights only: fresh (random) model from the config
                 model = keras.models.model_from_json(config)
                 model.load_weights(f"{root}/{key}")
@@ -145,7 +167,14 @@ for name, info in manifest.items():
             ys = y if isinstance(y, list) else [y]
             np.savez(f"{root}/{key}.keras_out.npz", *ys)
             report[key] = {"params": int(model.count_params()),
-                           "classes": sorted({type(l).__name__ for l in model.layers})}
+                           "compiled": bool(getattr(model, "compiled", False))}
+            if info["compiled"] and fmt in ("keras", "h5"):
+                target = np.load(f"{root}/{name}.target.npy")
+                report[key]["evaluate"] = model.evaluate(x, target, verbose=0,
+                                                         return_dict=True)
+                opt = model.optimizer
+                report[key]["optimizer"] = [type(opt).__name__,
+                                            float(opt.learning_rate.numpy())]
         except Exception:
             report[key] = {"error": traceback.format_exc()[-3000:]}
 json.dump(report, open(f"{root}/report.json", "w"))
@@ -165,7 +194,7 @@ def _require_keras():
 def test_real_keras_loads_every_written_file(tmp_path):
     _require_keras()
     rng = np.random.default_rng(0)
-    manifest, expected = {}, {}
+    manifest, expected, expected_eval = {}, {}, {}
     for name, (factory, shapes) in MODELS.items():
         model = factory()
         _randomize_norm_stats(model, rng)
@@ -173,6 +202,13 @@ def test_real_keras_loads_every_written_file(tmp_path):
         y = model.predict(xs if len(xs) > 1 else xs[0], verbose=0)
         expected[name] = (y if isinstance(y, list) else [y], model.count_params())
         np.savez(tmp_path / f"{name}.inputs.npz", **{f"x{i}": x for i, x in enumerate(xs)})
+        if name in COMPILE:
+            make_optimizer, loss, metrics, target = COMPILE[name]
+            model.compile(make_optimizer(), loss if isinstance(loss, str) else loss(),
+                          metrics=metrics)
+            y_true = target(rng, len(xs[0])).astype("float32")
+            np.save(tmp_path / f"{name}.target.npy", y_true)
+            expected_eval[name] = model.evaluate(xs[0], y_true, verbose=0, return_dict=True)
         formats = [f for f in FORMATS if f not in SKIP_FORMATS.get(name, ())]
         for fmt in formats:
             path = tmp_path / f"{name}.{fmt}"
@@ -181,7 +217,7 @@ def test_real_keras_loads_every_written_file(tmp_path):
             else:
                 model.save_weights(path)
         (tmp_path / f"{name}.config.json").write_text(json.dumps(keras_io.model_config(model)))
-        manifest[name] = {"formats": formats}
+        manifest[name] = {"formats": formats, "compiled": name in COMPILE}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "load.py").write_text(KERAS_SCRIPT)
     env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "keras_home"),
@@ -209,7 +245,27 @@ def test_real_keras_loads_every_written_file(tmp_path):
             if entry["params"] != params:
                 problems.append(f"{key}: Keras counts {entry['params']} params, kernelnet "
                                 f"{params}")
+            if fmt in ("keras", "h5") and entry["compiled"] != info["compiled"]:
+                problems.append(f"{key}: compiled in Keras {entry['compiled']}, in kernelnet "
+                                f"{info['compiled']}")
+            if "evaluate" in entry:
+                problems += _compare_compiled(key, entry, expected_eval[name], COMPILE[name])
     assert not problems, "\n".join(problems)
+
+
+def _compare_compiled(key, entry, mine, spec):
+    """Keras' evaluate() results and optimizer against kernelnet's for one loaded file."""
+    problems = []
+    optimizer = spec[0]()
+    if entry["optimizer"][0] != type(optimizer).__name__ or not np.isclose(
+            entry["optimizer"][1], optimizer.learning_rate, rtol=1e-6):
+        problems.append(f"{key}: Keras compiled {entry['optimizer']}, kernelnet "
+                        f"{type(optimizer).__name__} lr={optimizer.learning_rate}")
+    for metric, value in mine.items():
+        theirs = entry["evaluate"].get(metric)
+        if theirs is None or not np.isclose(theirs, value, rtol=1e-4, atol=1e-6):
+            problems.append(f"{key}: Keras evaluate {metric}={theirs}, kernelnet {value}")
+    return problems
 
 
 # ------------------------------------------------------------- in-process checks (no Keras)
@@ -323,3 +379,26 @@ def test_kernelnet_version_in_metadata(tmp_path):
     model.save(tmp_path / "m.keras")
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:
         assert json.loads(zf.read("metadata.json"))["kernelnet_version"] == kernelnet.__version__
+
+
+@pytest.mark.parametrize("fmt", ["keras", "h5"])
+def test_compile_settings_round_trip(tmp_path, rng, fmt):
+    model = MODELS["conv_stack"][0]()
+    model.compile(optimizers.Adam(0.003), "sparse_categorical_crossentropy", metrics=["acc"])
+    model.save(tmp_path / f"m.{fmt}")
+    loaded = load_model(tmp_path / f"m.{fmt}")
+    assert type(loaded.optimizer).__name__ == "Adam"
+    assert loaded.optimizer.learning_rate == pytest.approx(0.003)
+    x, y = rng.normal(size=(4, 12, 12, 3)).astype("float32"), rng.integers(0, 5, 4)
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0),
+                               model.evaluate(x, y, verbose=0), rtol=1e-6)
+
+
+def test_schedule_is_not_written_and_says_so(tmp_path):
+    model = MODELS["activations"][0]()
+    schedule = optimizers.schedules.ExponentialDecay(0.1, decay_steps=10, decay_rate=0.5)
+    model.compile(optimizers.SGD(schedule), "mse")
+    with pytest.warns(UserWarning, match="without its compile settings.*learning-rate schedule"):
+        model.save(tmp_path / "m.keras")
+    with zipfile.ZipFile(tmp_path / "m.keras") as zf:
+        assert "compile_config" not in json.loads(zf.read("config.json"))

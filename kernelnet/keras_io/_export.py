@@ -181,6 +181,57 @@ def _functional_config(model: Any) -> dict:
             "build_config": {"input_shape": None}}
 
 
+def compile_config(model: Any) -> dict | None:
+    """Keras 3's `compile_config` for a compiled model, or None (with a warning for what Keras
+    cannot name: a learning-rate schedule, Keras 2's `decay`, a custom loss or metric)."""
+    import warnings
+
+    from kernelnet.keras_io._translate import KERAS_OPTIMIZERS
+
+    compiled = getattr(model, "_compile_config", None)
+    if not compiled or getattr(model, "optimizer", None) is None:
+        return None
+    optimizer = dict(compiled["optimizer"])
+    config = dict(optimizer.get("config", {}))
+    loss, metrics = compiled.get("loss"), compiled.get("metrics") or None
+    problems = []
+    if optimizer.get("class_name") not in KERAS_OPTIMIZERS:
+        problems.append(f"optimizer {optimizer.get('class_name')!r}")
+    if config.pop("decay", 0):
+        problems.append("the optimizer's Keras 2 `decay`")
+    if not isinstance(config.get("learning_rate"), (int, float)):
+        problems.append("a learning-rate schedule")
+    if isinstance(loss, dict):
+        loss = {"module": "keras.losses", **loss, "registered_name": None}
+    elif not isinstance(loss, (str, type(None))):
+        problems.append(f"loss {loss!r}")
+    if metrics and not all(isinstance(m, str) for m in metrics):
+        problems.append(f"metrics {metrics!r}")
+    if problems:
+        warnings.warn(
+            f"Model {model.name!r} is written without its compile settings, because Keras "
+            f"cannot name {', '.join(problems)}; compile it again after loading it in Keras.",
+            stacklevel=4,
+        )
+        return None
+    return {"optimizer": {"module": "keras.optimizers", "class_name": optimizer["class_name"],
+                          "config": config, "registered_name": None},
+            "loss": loss, "loss_weights": None, "metrics": metrics, "weighted_metrics": None,
+            "run_eagerly": False, "steps_per_execution": 1, "jit_compile": False}
+
+
+def _optimizer_vars(f: Any, model: Any, compiled: dict | None) -> None:
+    """An unbuilt Keras optimizer's two variables (iterations 0, learning rate): Keras then
+    loads the file without warning; slots such as Adam's moments start fresh, as after
+    `compile()`."""
+    if compiled is None:
+        return
+    group = f.create_group("optimizer").create_group("vars")
+    group.attrs["name"] = compiled["optimizer"]["config"].get("name", "optimizer")
+    group["0"] = np.int64(0)
+    group["1"] = np.float32(compiled["optimizer"]["config"]["learning_rate"])
+
+
 def _legacy_config(config: Any) -> Any:
     """Keras' legacy `.h5` `model_config`: the same tree without module/registered_name."""
     if isinstance(config, list):
@@ -275,13 +326,21 @@ def save_keras_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes a Keras 3 `.keras` archive (metadata.json, config.json, model.weights.h5)."""
     from kernelnet.saving import atomic_write
 
-    config = json.dumps(model_config(model))
-    weights = _h5_bytes(lambda f: _h5_layers(f, model))
+    config = model_config(model)
+    compiled = compile_config(model)
+    if compiled is not None:
+        config["compile_config"] = compiled
+
+    def fill(f: Any) -> None:
+        _h5_layers(f, model)
+        _optimizer_vars(f, model, compiled)
+
+    weights = _h5_bytes(fill)
 
     def write(f: Any) -> None:
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
             zf.writestr("metadata.json", _metadata())
-            zf.writestr("config.json", config)
+            zf.writestr("config.json", json.dumps(config))
             zf.writestr("model.weights.h5", weights)
 
     atomic_write(filepath, write, overwrite)
@@ -292,11 +351,16 @@ def save_legacy_h5(model: Any, filepath: Any, overwrite: bool = True) -> None:
     from kernelnet.saving import atomic_write
 
     config = json.dumps(_legacy_config(model_config(model)))
+    compiled = compile_config(model)
 
     def fill(f: Any) -> None:
         f.attrs["backend"] = "numpy"
         f.attrs["keras_version"] = KERAS_VERSION
         f.attrs["model_config"] = config
+        if compiled is not None:
+            training = {**compiled, "optimizer_config": _legacy_config(compiled["optimizer"])}
+            del training["optimizer"]
+            f.attrs["training_config"] = json.dumps(_legacy_config(training))
         _write_legacy_weights(f.create_group("model_weights"), model)
 
     data = _h5_bytes(fill)

@@ -56,6 +56,8 @@ KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "ReLU": (), "Reshape": (), "Softmax": (), "UpSampling2D": (), "ZeroPadding2D": (),
     "InputLayer": ("sparse",),
 }
+# Optimizers Keras has under the same name and config keys (a file's compile settings).
+KERAS_OPTIMIZERS = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW")
 # Keras spellings kernelnet knows under another name: {keras key: kernelnet key}.
 _RENAMES = {"batch_shape": "batch_input_shape", "alpha": "negative_slope"}
 _BASE_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "input_shape", "batch_size")
