@@ -314,7 +314,7 @@ def test_keras_archive_layout(tmp_path):
         assert names == [layer.name for layer in model.layers]
         conv_name = model.layers[0].name
         first_weight = f["model_weights"][conv_name].attrs["weight_names"][0]
-        assert _text(first_weight) == f"{conv_name}/kernel"
+        assert _text(first_weight) == f"{model.name}/{conv_name}/kernel"    # Keras' w.path
     model.save_weights(tmp_path / "m.weights.h5")
     with h5py.File(tmp_path / "m.weights.h5", "r") as f:
         assert f["layers/conv2d/vars"].attrs["name"] == model.layers[0].name
@@ -402,3 +402,68 @@ def test_schedule_is_not_written_and_says_so(tmp_path):
         model.save(tmp_path / "m.keras")
     with zipfile.ZipFile(tmp_path / "m.keras") as zf:
         assert "compile_config" not in json.loads(zf.read("config.json"))
+
+
+# Keys whose presence depends on the Keras release (kernelnet writes what every Keras 3 reads)
+# or that Keras fills in itself; everything else must equal what Keras wrote.
+_RELEASE_KEYS = {"ragged", "optional", "quantization_config", "input_axes", "output_axes",
+                 "shared_object_id", "build_config", "mask", "compile_config"}
+FIXTURES = __import__("pathlib").Path(__file__).parent / "fixtures" / "keras"
+
+
+def _normalized(config):
+    if isinstance(config, dict):
+        out = {k: _normalized(v) for k, v in config.items() if k not in _RELEASE_KEYS}
+        if out.get("class_name") == "InputLayer":
+            out["config"].pop("name")                  # Sequential inputs are auto-named
+        return out
+    return [_normalized(v) for v in config] if isinstance(config, list) else config
+
+
+def _attrs(obj):
+    return {k: [_text(x) for x in v] if isinstance(v, np.ndarray) else _text(v)
+            for k, v in obj.attrs.items() if k not in ("backend", "keras_version")}
+
+
+def _h5_tree(source):
+    """{path: (shape, attributes)} of an HDF5 file or group, optimizer state left out."""
+    if not isinstance(source, h5py.Group):
+        with h5py.File(source, "r") as f:
+            return _h5_tree(f)
+    tree = {"": (None, _attrs(source))}
+    source.visititems(lambda name, obj: None if name.startswith("optimizer") else
+                      tree.__setitem__(name, (getattr(obj, "shape", None), _attrs(obj))))
+    return tree
+
+
+def _in_order_of(mine, keras):
+    """Keras' functional config with its layers listed in kernelnet's (topological) order;
+    Keras lists them in another topological order, and rebuilds the graph from either."""
+    if keras["class_name"] == "Functional":
+        by_name = {e["name"]: e for e in keras["config"]["layers"]}
+        keras["config"]["layers"] = [by_name[e["name"]] for e in mine["config"]["layers"]]
+    return keras
+
+
+@pytest.mark.parametrize("name", ["mnist_cnn", "resnet_graph", "dense_stack", "nested_backbone"])
+def test_written_files_have_keras_layout(name, tmp_path):
+    """A Keras-written fixture, loaded by kernelnet and written back, has Keras' layout: the
+    same layer configs and graph, the same HDF5 groups, datasets, shapes and names."""
+    import io
+
+    model = keras_io.load_keras_model(FIXTURES / f"{name}.keras", compile=False)
+    model.save(tmp_path / "m.keras")
+    model.save(tmp_path / "m.h5")
+    model.save_weights(tmp_path / "m.weights.h5")
+    with zipfile.ZipFile(tmp_path / "m.keras") as ours, \
+            zipfile.ZipFile(FIXTURES / f"{name}.keras") as theirs:
+        mine, keras = (json.loads(z.read("config.json")) for z in (ours, theirs))
+        weights = [io.BytesIO(z.read("model.weights.h5")) for z in (ours, theirs)]
+    assert _normalized(mine) == _normalized(_in_order_of(mine, keras))
+    assert _h5_tree(weights[0]) == _h5_tree(weights[1])
+    assert _h5_tree(tmp_path / "m.weights.h5") == _h5_tree(FIXTURES / f"{name}.weights.h5")
+    with h5py.File(tmp_path / "m.h5", "r") as ours, h5py.File(FIXTURES / f"{name}.h5") as keras:
+        assert _h5_tree(ours["model_weights"]) == _h5_tree(keras["model_weights"])
+        mine = json.loads(ours.attrs["model_config"])
+        assert _normalized(mine) == _normalized(
+            _in_order_of(mine, json.loads(keras.attrs["model_config"])))

@@ -31,6 +31,13 @@ _MODELS = ("Sequential", "Functional")
 _INIT_KEYS = ("mean", "stddev", "minval", "maxval", "value", "scale", "mode", "distribution",
               "seed")
 _NO_SEED = ("Zeros", "Ones", "Constant")
+# kernelnet's Glorot/He/LeCun initializers are VarianceScaling instances; Keras names them.
+_VARIANCE_SCALING_NAMES = {
+    (1.0, "fan_avg", "uniform"): "GlorotUniform", (1.0, "fan_avg", "truncated_normal"):
+    "GlorotNormal", (2.0, "fan_in", "uniform"): "HeUniform", (2.0, "fan_in", "truncated_normal"):
+    "HeNormal", (1.0, "fan_in", "uniform"): "LecunUniform", (1.0, "fan_in", "truncated_normal"):
+    "LecunNormal",
+}
 
 
 def _policy(dtype: str) -> dict:
@@ -50,6 +57,10 @@ def _initializer(value: Any) -> Any:
         raw = value.get("config") or {}
         config = {k: raw[k] for k in _INIT_KEYS if k in raw
                   and isinstance(raw[k], (int, float, str, type(None)))}
+        if class_name == "VarianceScaling":
+            key = (float(config.get("scale", 1.0)), config.get("mode"), config.get("distribution"))
+            if key in _VARIANCE_SCALING_NAMES:
+                class_name, config = _VARIANCE_SCALING_NAMES[key], {"seed": config.get("seed")}
     return {"module": "keras.initializers", "class_name": class_name, "config": config,
             "registered_name": None}
 
@@ -232,15 +243,15 @@ def _optimizer_vars(f: Any, model: Any, compiled: dict | None) -> None:
     group["1"] = np.float32(compiled["optimizer"]["config"]["learning_rate"])
 
 
-def _legacy_config(config: Any) -> Any:
-    """Keras' legacy `.h5` `model_config`: the same tree without module/registered_name."""
-    if isinstance(config, list):
-        return [_legacy_config(c) for c in config]
-    if not isinstance(config, dict):
-        return config
-    drop = ("module", "registered_name", "build_config") if "class_name" in config and \
-        config.get("class_name") != "DTypePolicy" else ()
-    return {k: _legacy_config(v) for k, v in config.items() if k not in drop}
+def _legacy_config(entry: dict) -> dict:
+    """Keras' legacy `.h5` form of a model or layer entry: without `module`,
+    `registered_name` and `build_config` at the entry level (initializers keep theirs)."""
+    out = {k: v for k, v in entry.items() if k not in ("module", "registered_name",
+                                                        "build_config")}
+    if isinstance(out.get("config"), dict) and "layers" in out["config"]:
+        out["config"] = {**out["config"],
+                         "layers": [_legacy_config(e) for e in out["config"]["layers"]]}
+    return out
 
 
 # ---------------------------------------------------------------- weights
@@ -273,15 +284,19 @@ def _h5_layers(group: Any, model: Any) -> None:
             vars_group[str(i)] = value
 
 
-def _legacy_vars(layer: Any, trainable: bool = True) -> list[tuple[str, np.ndarray, bool]]:
-    """`(path, array, trainable)` in Keras' `layer.weights` order, paths as `w.path`."""
+def _legacy_vars(layer: Any, trainable: bool = True,
+                 prefix: str = "") -> list[tuple[str, np.ndarray, bool]]:
+    """`(path, array, trainable)` in Keras' `layer.weights` order, paths as Keras' `w.path`
+    (a Sequential puts its name in front of its layers' paths, a functional model does not)."""
     trainable = trainable and layer.trainable
-    if _keras_class(layer) in _MODELS:
+    class_name = _keras_class(layer)
+    if class_name in _MODELS:
+        inner = prefix + (f"{layer.name}/" if class_name == "Sequential" else "")
         found = []
         for sub, _, _ in model_order(layer):
-            found += [(f"{layer.name}/{p}", a, t) for p, a, t in _legacy_vars(sub, trainable)]
+            found += _legacy_vars(sub, trainable, inner)
         return found
-    return [(f"{layer.name}/{n}", a, t and trainable) for n, a, t in _own_vars(layer)]
+    return [(f"{prefix}{layer.name}/{n}", a, t and trainable) for n, a, t in _own_vars(layer)]
 
 
 def _write_legacy_weights(group: Any, model: Any) -> None:
@@ -294,8 +309,9 @@ def _write_legacy_weights(group: Any, model: Any) -> None:
     group.attrs["layer_names"] = [layer.name.encode("utf8") for layer in layers]
     group.attrs["backend"] = b"numpy"
     group.attrs["keras_version"] = KERAS_VERSION.encode("utf8")
+    prefix = f"{model.name}/" if _keras_class(model) == "Sequential" else ""
     for layer in sorted(layers, key=lambda item: item.name):
-        found = _legacy_vars(layer)
+        found = _legacy_vars(layer, prefix=prefix)
         ordered = [v for v in found if v[2]] + [v for v in found if not v[2]]
         layer_group = group.create_group(layer.name)
         layer_group.attrs["weight_names"] = np.array([p.encode("utf8") for p, _, _ in ordered],
@@ -358,9 +374,11 @@ def save_legacy_h5(model: Any, filepath: Any, overwrite: bool = True) -> None:
         f.attrs["keras_version"] = KERAS_VERSION
         f.attrs["model_config"] = config
         if compiled is not None:
-            training = {**compiled, "optimizer_config": _legacy_config(compiled["optimizer"])}
-            del training["optimizer"]
-            f.attrs["training_config"] = json.dumps(_legacy_config(training))
+            training = {k: v for k, v in compiled.items() if k != "optimizer"}
+            training["optimizer_config"] = _legacy_config(compiled["optimizer"])
+            if isinstance(training["loss"], dict):
+                training["loss"] = _legacy_config(training["loss"])
+            f.attrs["training_config"] = json.dumps(training)
         _write_legacy_weights(f.create_group("model_weights"), model)
 
     data = _h5_bytes(fill)
