@@ -5,22 +5,24 @@
 
 The format is Keras 3's design without HDF5: JSON for the architecture, NumPy's npz for arrays,
 read back with `allow_pickle=False`, so loading a file never executes code. Custom layers load only
-when registered (`register_keras_serializable`) or passed as `custom_objects`. Writes go to a
-temporary file that is renamed into place, so a crash never leaves a half-written model. Files
-written by Keras (`.keras`, `.h5`, `.weights.h5`) are read by `kernelnet.keras_io`.
+when registered (`register_keras_serializable`) or passed as `custom_objects`. A file is checked
+before anything is allocated for it (`kernelnet._file_checks`). Writes go to a temporary file that
+is renamed into place (`kernelnet._atomic_write`), so a crash never leaves a half-written model.
+Files written by Keras (`.keras`, `.h5`, `.weights.h5`) are read by `kernelnet.keras_io`.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from kernelnet import _file_checks
+from kernelnet._atomic_write import atomic_write
 
 FORMAT = "kernelnet"
 FORMAT_VERSION = 1
@@ -44,30 +46,6 @@ def register_keras_serializable(package: str = "Custom", name: str | None = None
 def get_custom_objects() -> dict[str, Any]:
     """The global registry filled by `register_keras_serializable`."""
     return _CUSTOM_OBJECTS
-
-
-def atomic_write(path: str | os.PathLike, write_fn, overwrite: bool = True) -> None:
-    """Calls `write_fn(file)` on a temporary file next to `path`, then renames it into place."""
-    path = Path(path)
-    if path.is_dir():
-        raise IsADirectoryError(
-            f"Cannot write to {str(path)!r}: it is an existing directory. Pass a file path, "
-            f"e.g. {str(path / 'model.kn')!r}."
-        )
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{str(path)!r} already exists and overwrite=False.")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write_fn(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
 
 
 def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
@@ -200,36 +178,74 @@ def _kind(path: Path) -> str:
 
 
 def _read_npz(blob: bytes, what: str, path: Path) -> dict[str, np.ndarray]:
-    try:
-        with np.load(io.BytesIO(blob), allow_pickle=False) as data:
-            return {k: data[k] for k in data.files}
-    except Exception as err:
-        raise ValueError(
-            f"Could not read the {what} in {str(path)!r}: the data is corrupted, truncated or "
-            f"holds pickled objects, which kernelnet never loads. ({err})"
-        ) from err
+    return _file_checks.read_npz(blob, what, repr(str(path)))
 
 
 def _read_zip(path: Path) -> tuple[dict, dict, dict | None]:
+    where = repr(str(path))
     try:
         with zipfile.ZipFile(path) as zf:
-            config = json.loads(zf.read("config.json"))
-            weights = _read_npz(zf.read("weights.npz"), "weights", path)
-            opt = zf.read("optimizer.npz") if "optimizer.npz" in zf.namelist() else None
+            config = _file_checks.load_json(
+                _file_checks.read_member(zf, "config.json", where, _file_checks.MAX_CONFIG_BYTES),
+                "config.json", where)
+            weights_blob = _file_checks.read_member(zf, "weights.npz", where)
+            opt = (_file_checks.read_member(zf, "optimizer.npz", where)
+                   if "optimizer.npz" in zf.namelist() else None)
     except (zipfile.BadZipFile, KeyError, json.JSONDecodeError, OSError) as err:
         raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
-    optimizer = _read_npz(opt, "optimizer state", path) if opt is not None else None
     found = config.get("format") if isinstance(config, dict) else type(config).__name__
     if found != FORMAT:
         raise ValueError(f"{str(path)!r} is not a kernelnet model file (config.json has "
                          f"format={found!r}, expected {FORMAT!r}).")
+    _check_config(config, path)
+    weights = _read_npz(weights_blob, "weights", path)
+    optimizer = _read_npz(opt, "optimizer state", path) if opt is not None else None
     return config, weights, optimizer
 
 
-def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True):
-    """Loads a model saved by `save_model` (or by Keras, via `kernelnet.keras_io`)."""
+def _check_config(config: dict, path: Path) -> None:
+    """Refuses a format version newer than this kernelnet's and a malformed compile config."""
+    version = config.get("format_version", 1)
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ValueError(f"{str(path)!r} has an invalid format_version in config.json: "
+                         f"expected a positive integer. Received: format_version={version!r}.")
+    if version > FORMAT_VERSION:
+        raise ValueError(
+            f"{str(path)!r} was written in kernelnet file format version {version}; this "
+            f"kernelnet reads versions up to {FORMAT_VERSION}. Upgrade kernelnet to load it."
+        )
+    compile_config = config.get("compile_config")
+    if compile_config is not None and not isinstance(compile_config, dict):
+        raise ValueError(
+            f"{str(path)!r} has an invalid compile_config in config.json: expected an object "
+            f"(optimizer, loss, metrics) or null. Received: {str(compile_config)[:100]!r}."
+        )
+
+
+def _rebuild(config: dict, weights: dict, path: Path, custom_objects: dict | None):
+    """The model of `config`, which may create no more weight values than `weights` holds."""
     from kernelnet import layers
 
+    where = repr(str(path))
+    try:
+        with _file_checks.weight_budget(sum(w.size for w in weights.values())):
+            model = layers.deserialize(config, custom_objects=custom_objects)
+    except RecursionError:
+        raise ValueError(f"Could not rebuild the model saved in {where}: its config is nested "
+                         "too deeply. The file is corrupted or crafted.") from None
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"Could not rebuild the model saved in {where}: {err}") from err
+    _file_checks.check_layer_dtypes(model, where)
+    return model
+
+
+def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True):
+    """Loads a model saved by `save_model` (or by Keras, via `kernelnet.keras_io`).
+
+    A file is checked before anything is allocated for it: member sizes, array dtypes (real
+    numbers only), the weight sizes its config declares against the weights it holds, the
+    format version and the layer dtypes (float only). A bad file raises a ValueError naming it.
+    """
     path = Path(filepath)
     kind = _kind(path)
     if kind in ("hdf5", "keras_zip"):
@@ -240,18 +256,24 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
         raise ValueError(f"{str(path)!r} holds only weights; build the model and call "
                          "model.load_weights() instead of load_model().")
     config, weights, optimizer_state = _read_zip(path)
-    try:
-        model = layers.deserialize(config, custom_objects=custom_objects)
-    except (ValueError, KeyError, TypeError) as err:
-        raise ValueError(f"Could not rebuild the model saved in {str(path)!r}: {err}") from err
+    model = _rebuild(config, weights, path, custom_objects)
     _assign_weights(model, weights, path)
     compile_config = config.get("compile_config")
     if compile and compile_config and compile_config.get("loss") is not None:
-        model.compile(optimizer=compile_config["optimizer"], loss=compile_config["loss"],
-                      metrics=compile_config.get("metrics") or None)
+        try:
+            model.compile(optimizer=compile_config.get("optimizer", "rmsprop"),
+                          loss=compile_config["loss"],
+                          metrics=compile_config.get("metrics") or None)
+        except (ValueError, TypeError, KeyError, AttributeError) as err:
+            raise ValueError(f"Could not compile the model saved in {str(path)!r} with its "
+                             f"compile_config: {err}") from err
         if optimizer_state:
-            model.optimizer.set_state(model.trainable_weights, model.trainable_weight_names,
-                                      optimizer_state)
+            try:
+                model.optimizer.set_state(model.trainable_weights,
+                                          model.trainable_weight_names, optimizer_state)
+            except (ValueError, TypeError, KeyError) as err:
+                raise ValueError(f"Could not restore the optimizer state saved in "
+                                 f"{str(path)!r}: {err}") from err
     return model
 
 
@@ -284,16 +306,18 @@ def restore_training_state(filepath: Any) -> dict:
                          "training state. Pass a file written by model.save().")
     try:
         with zipfile.ZipFile(path) as zf:
-            blob = zf.read(_TRAINING_STATE) if _TRAINING_STATE in zf.namelist() else None
+            blob = (_file_checks.read_member(zf, _TRAINING_STATE, repr(str(path)),
+                                             _file_checks.MAX_CONFIG_BYTES)
+                    if _TRAINING_STATE in zf.namelist() else None)
     except (zipfile.BadZipFile, OSError) as err:
         raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
     if blob is None:
         raise ValueError(f"{str(path)!r} holds no training state: it was saved with "
                          "include_optimizer=False (or by save_weights / an older kernelnet).")
     try:
-        state = json.loads(blob)
+        state = _file_checks.load_json(blob, _TRAINING_STATE, repr(str(path)))
         backend.set_rng_state(state["rng_state"])
-    except (ValueError, KeyError, TypeError) as err:  # JSONDecodeError is a ValueError
+    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSONDecodeError too
         raise ValueError(f"The training state in {str(path)!r} is corrupted: {err!r}") from err
     return state
 

@@ -389,10 +389,10 @@ class _Evil:
         return os.system, ("echo pwned",)
 
 
-@case(pickle.UnpicklingError, r"Refusing to load (posix|nt|os)\.system from a CIFAR batch")
+@case(ValueError, r"'.*data_batch_1' is not a valid CIFAR batch file: its pickle is corrupted "
+                  r"or crafted \(UnpicklingError: Refusing to load (posix|nt|os)\.system")
 def cifar_batch_with_code(tmp):
-    data = pickle.dumps({b"data": _Evil(), b"labels": [0]})
-    return lambda: _formats.parse_cifar_batch(data)
+    return _cifar_folder(tmp, pickle.dumps({b"data": _Evil(), b"labels": [0]}))
 
 
 @case(FileNotFoundError, r"Image directory '.*nope' does not exist")
@@ -584,6 +584,224 @@ def restore_state_missing(tmp):
     return lambda: restore_training_state(tmp / "bare.kn")
 
 
+# ---------------------------------------------------------------- hostile files (issue 17)
+@case(ValueError, r"Argument `name` of Dense must be a string and cannot contain character "
+                  r"`/`\. Received: name='a/b' \(of type str\)")
+def layer_name_with_slash(tmp):
+    return lambda: layers.Dense(2, name="a/b")
+
+
+@case(ValueError, r"Argument `name` of Conv2D must be a string .* Received: name=5 \(of type "
+                  r"int\)")
+def layer_name_not_a_string(tmp):
+    return lambda: layers.Conv2D(2, 3, name=5)
+
+
+def _edited(tmp: Path, edit, name="edited.kn", weights=None) -> Path:
+    """A saved model whose config.json went through `edit(config)` (and other weights)."""
+    parts = members(saved(tmp))
+    config = json.loads(parts["config__json"])
+    edit(config)
+    return zip_with(tmp / name, config__json=json.dumps(config),
+                    weights__npz=parts["weights__npz"] if weights is None else weights)
+
+
+def _layer_config(index, **changes):
+    def edit(config):
+        config["config"]["layers"][index]["config"].update(changes)
+    return edit
+
+
+@case(ValueError, r"Could not rebuild the model saved in '.*edited.kn': Argument `name` of "
+                  r"Conv2D .* cannot contain character `/`. Received: name='/\.\./\.\./")
+def file_layer_name_is_a_path(tmp):
+    path = _edited(tmp, _layer_config(0, name=f"/../../../..{tmp}/pwn"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'.*edited.kn': Layer 'head' \(Dense\) declares weight 'kernel' of shape "
+                  r"\(32, 3000000000\) \(96,000,000,000 values\), but the file holds only 119 ")
+def file_dense_units_3e9(tmp):
+    path = _edited(tmp, _layer_config(2, units=3_000_000_000))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"Layer 'conv' \(Conv2D\) declares weight 'kernel' of shape "
+                  r"\(3, 3, 1, 400000000\)")
+def file_conv_filters_4e8(tmp):
+    path = _edited(tmp, _layer_config(0, filters=400_000_000))
+    return lambda: load_model(path)
+
+
+@pytest.mark.parametrize("dtype", ["int8", "bool", "complex64", "int32"])
+def test_file_with_non_float_layer_dtype_is_refused(tmp_path, dtype):
+    path = _edited(tmp_path, _layer_config(2, dtype=dtype))
+    with pytest.raises(ValueError, match=rf"Layer 'head' \(Dense\) in '.*edited.kn' has dtype "
+                                         rf"'{dtype}'. Expected a float dtype"):
+        load_model(path)
+
+
+@case(ValueError, r"Layer 'head' \(Dense\) in '.*edited.kn' has dtype 'int8'")
+def file_layer_dtype_int8(tmp):
+    path = _edited(tmp, _layer_config(2, dtype="int8"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'.*edited.kn' was written in kernelnet file format version 99; this "
+                  r"kernelnet reads versions up to 1. Upgrade kernelnet")
+def file_format_version_99(tmp):
+    path = _edited(tmp, lambda c: c.update(format_version=99))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"invalid format_version .* Received: format_version='1'")
+def file_format_version_string(tmp):
+    path = _edited(tmp, lambda c: c.update(format_version="1"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'.*edited.kn' has an invalid compile_config in config.json: expected an "
+                  r"object .* Received: 'x'")
+def file_compile_config_string(tmp):
+    path = _edited(tmp, lambda c: c.update(compile_config="x"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"Could not compile the model saved in '.*edited.kn' with its compile_config: "
+                  r".*'nosuchloss'")
+def file_compile_config_unknown_loss(tmp):
+    path = _edited(tmp, lambda c: c["compile_config"].update(loss="nosuchloss"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"The config.json in '.*deep.kn' is nested too deeply to read")
+def file_config_100000_deep(tmp):
+    path = zip_with(tmp / "deep.kn", config__json="[" * 100_000 + "]" * 100_000,
+                    weights__npz=members(saved(tmp))["weights__npz"])
+    return lambda: load_model(path)
+
+
+def _npz(**arrays) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _weights_as(tmp: Path, convert) -> Path:
+    """A saved model whose first weight array went through `convert(array)`."""
+    with np.load(io.BytesIO(members(saved(tmp))["weights__npz"])) as data:
+        arrays = {k: data[k] for k in data.files}
+    first = next(iter(arrays))
+    arrays[first] = convert(arrays[first])
+    return _edited(tmp, lambda c: None, name="typed.kn", weights=_npz(**arrays))
+
+
+@case(ValueError, r"The weights in '.*typed.kn' holds array 'conv/kernel' of dtype 'complex128'. "
+                  r"Expected real numbers .* does not cast complex")
+def file_complex_weights(tmp):
+    path = _weights_as(tmp, lambda a: a.astype(complex) + 1j)
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"holds array 'conv/kernel' of dtype '<U3'")
+def file_string_weights(tmp):
+    path = _weights_as(tmp, lambda a: np.full(a.shape, "abc"))
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"holds array 'conv/kernel' of dtype .*\('a', '<f4'\).* structured")
+def file_structured_weights(tmp):
+    path = _weights_as(tmp, lambda a: np.zeros(a.shape, dtype=[("a", "f4"), ("b", "f4")]))
+    return lambda: load_model(path)
+
+
+def _deflated_zeros(path: Path, name: str, size: int, **stored) -> Path:
+    """A zip with `size` zero bytes deflated as member `name` (written in chunks), plus
+    `stored` members."""
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        with zf.open(name, "w", force_zip64=True) as f:
+            chunk = bytes(2**20)
+            for _ in range(size // len(chunk)):
+                f.write(chunk)
+        for member, blob in stored.items():
+            zf.writestr(member.replace("__", "."), blob, zipfile.ZIP_STORED)
+    return path
+
+
+@case(ValueError, r"'config.json' in '.*cbomb.kn' is 64.0 MiB when inflated; kernelnet reads at "
+                  r"most 16.0 MiB for it")
+def file_config_json_bomb(tmp):
+    path = _deflated_zeros(tmp / "cbomb.kn", "config.json", 64 * 2**20,
+                           weights__npz=members(saved(tmp))["weights__npz"])
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'weights.npz' in '.*wbomb.kn' inflates from .* to 256.0 MiB \(ratio .*\).* "
+                  r"Refusing a probable zip bomb")
+def file_weights_npz_bomb(tmp):
+    path = _deflated_zeros(tmp / "wbomb.kn", "weights.npz", 256 * 2**20,
+                           config__json=members(saved(tmp))["config__json"])
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"'conv/kernel.npy' in '.*ibomb.kn' inflates .* to 256.0 MiB .* zip bomb")
+def file_weights_member_bomb(tmp):
+    inner = _deflated_zeros(tmp / "inner.npz", "conv/kernel.npy", 256 * 2**20)
+    path = zip_with(tmp / "ibomb.kn", config__json=members(saved(tmp))["config__json"],
+                    weights__npz=inner.read_bytes())
+    inner.unlink()
+    return lambda: load_model(path)
+
+
+@case(ValueError, r"array 'conv/kernel' declares shape \(100000, 100000\) \(40,000,000,000 "
+                  r"bytes\) but its member holds")
+def file_weights_header_lies_about_size(tmp):
+    npy = io.BytesIO()                       # a .npy header claiming 40 GB, then 36 bytes
+    np.lib.format.write_array_header_1_0(
+        npy, {"descr": "<f4", "fortran_order": False, "shape": (100000, 100000)})
+    npy.write(np.zeros(9, "f4").tobytes())
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as zf:
+        zf.writestr("conv/kernel.npy", npy.getvalue())
+    path = zip_with(tmp / "lies.kn", config__json=members(saved(tmp))["config__json"],
+                    weights__npz=inner.getvalue())
+    return lambda: load_model(path)
+
+
+def _cifar_folder(tmp: Path, first: bytes):
+    """cifar10.load_data() on an extracted folder whose data_batch_1 is `first`."""
+    folder = tmp / "datasets" / "cifar-10-batches-py"
+    folder.mkdir(parents=True)
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(first if name == "data_batch_1" else b"")
+    return _with_home(tmp, cifar10.load_data)
+
+
+@case(ValueError, r"'.*data_batch_1' is not a valid CIFAR batch file: its pickle is corrupted "
+                  r"or crafted \(UnpicklingError: .*\)\. Delete it")
+def cifar_batch_bad_pickle(tmp):
+    return _cifar_folder(tmp, b"\x80\x02}q\x00(X\x04\x00\x00\x00datagarbage")
+
+
+@case(ValueError, r"'.*data_batch_1' is not a valid CIFAR batch file: it has no \['labels'\] "
+                  r"entry")
+def cifar_batch_without_labels(tmp):
+    return _cifar_folder(tmp, pickle.dumps({b"data": np.zeros((2, 3072), np.uint8)}))
+
+
+@case(ValueError, r"'.*data_batch_1' is not a valid CIFAR batch file: it holds 2 images but 5 "
+                  r"labels")
+def cifar_batch_more_labels_than_images(tmp):
+    return _cifar_folder(tmp, pickle.dumps({b"data": np.zeros((2, 3072), np.uint8),
+                                            b"labels": [0, 1, 2, 3, 4]}))
+
+
+@case(ValueError, r"'data' must hold uint8 images of 3072 bytes each")
+def cifar_batch_partial_image(tmp):
+    return _cifar_folder(tmp, pickle.dumps({b"data": np.zeros((2, 3000), np.uint8),
+                                            b"labels": [0, 1]}))
+
+
 def _snapshot(folder: Path) -> dict:
     return {p.relative_to(folder): p.read_bytes() for p in sorted(folder.rglob("*"))
             if p.is_file()}
@@ -604,7 +822,7 @@ def test_matrix_is_large_enough():
 
 def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     """A crash mid-write leaves the previous model intact and no temporary file."""
-    from kernelnet import saving
+    from kernelnet import _atomic_write
 
     path = saved(tmp_path)
     before = path.read_bytes()
@@ -612,7 +830,7 @@ def test_interrupted_save_keeps_the_old_file(tmp_path, monkeypatch):
     def crash(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(saving.os, "fsync", crash)
+    monkeypatch.setattr(_atomic_write.os, "fsync", crash)
     with pytest.raises(KeyboardInterrupt):
         model().save(path)
     assert _snapshot(tmp_path) == {Path("m.kn"): before}

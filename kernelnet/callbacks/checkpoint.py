@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import os
+import re
+import string
 from collections.abc import Iterable
 from typing import Any
 
@@ -11,6 +13,7 @@ import numpy as np
 
 from kernelnet.callbacks.base import Callback
 from kernelnet.callbacks.monitoring import monitored_value, resolve_mode
+from kernelnet.utils.paths import safe_filename
 from kernelnet.utils.progbar import print_msg
 
 
@@ -19,7 +22,8 @@ class ModelCheckpoint(Callback):
 
     `filepath` may contain format fields filled from the epoch (1-based, as in Keras), the batch
     (1-based, batch-level saving only) and any log key:
-    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`.
+    `"ckpt/model-{epoch:02d}-{val_loss:.2f}.kn"`. Filled-in values become safe file-name parts
+    (a value `"../x"` is written `_._x`), so a checkpoint never lands outside the pattern's folder.
     Missing parent directories are created. Saving goes through `model.save(path, overwrite=True)`
     or `model.save_weights(path, overwrite=True)`; both write atomically.
 
@@ -143,12 +147,25 @@ class ModelCheckpoint(Callback):
         if batch is not None:
             fields["batch"] = batch + 1
         try:
-            return self.filepath.format(**fields)
+            return _FieldFormatter().format(self.filepath, **fields)
         except (KeyError, IndexError) as err:
             raise KeyError(
                 f"Failed to format the ModelCheckpoint filepath {self.filepath!r}: field {err} "
                 f"is not available. Available fields: {', '.join(sorted(fields))}."
             ) from err
+
+
+class _FieldFormatter(string.Formatter):
+    """`str.format` whose filled-in values are made safe file-name parts (`utils.paths`): a
+    log value such as `"../../x"` can never move the checkpoint to another folder."""
+
+    def format_field(self, value: Any, format_spec: str) -> str:
+        text = super().format_field(value, format_spec)
+        return text if _SAFE_FIELD.fullmatch(text) else safe_filename(text)
+
+
+# Numbers as format() writes them and plain words; nothing starting with "." (no "..").
+_SAFE_FIELD = re.compile(r"([A-Za-z0-9+\-_ ][A-Za-z0-9+\-_. ]*)?")
 
 
 class CSVLogger(Callback):

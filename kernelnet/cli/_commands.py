@@ -12,6 +12,7 @@ import numpy as np
 from kernelnet._typing import Array
 from kernelnet.cli import _data, _models
 from kernelnet.cli._data import UsageError
+from kernelnet.utils.paths import unique_filenames
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
 
@@ -126,9 +127,12 @@ def inspect(args: argparse.Namespace) -> int:
     convs = vis.conv_layers(model)
     if not convs:
         raise UsageError(f"Model {model.name!r} has no Conv2D layer to inspect.")
-    for layer in tqdm(convs, desc="inspect", unit="layer", disable=not args.verbose):
-        vis.plot_kernels(layer, path=out / f"kernels_{layer.name}.png")
-        vis.plot_feature_maps(model, x, layer.name, path=out / f"feature_maps_{layer.name}.png")
+    # Layer names come from the file: never let one become a path (see utils.paths).
+    stems = unique_filenames([layer.name for layer in convs])
+    for layer, stem in tqdm(list(zip(convs, stems)), desc="inspect", unit="layer",
+                            disable=not args.verbose):
+        vis.plot_kernels(layer, path=out / f"kernels_{stem}.png")
+        vis.plot_feature_maps(model, x, layer.name, path=out / f"feature_maps_{stem}.png")
     vis.plot_grad_cam(model, x, class_names=names, path=out / "grad_cam.png")
     probs = model.predict(x[np.newaxis], verbose=0)[0]
     best = int(np.argmax(probs))

@@ -83,14 +83,53 @@ class _CifarUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
-def parse_cifar_batch(data: bytes, label_key: str = "labels") -> tuple[np.ndarray, np.ndarray]:
-    """Decodes one CIFAR python batch: `(x (n, 3, 32, 32) uint8, y (n,) uint8)`."""
+def parse_cifar_batch(data: bytes, label_key: str = "labels",
+                      name: str = "<bytes>") -> tuple[np.ndarray, np.ndarray]:
+    """Decodes one CIFAR python batch: `(x (n, 3, 32, 32) uint8, y (n,) uint8)`.
+
+    Raises:
+        ValueError: naming `name`, for anything but a batch as published: a pickle that is
+            corrupt or creates other objects (nothing is ever run), missing keys, image data
+            that is not n x 3072 bytes, labels that are not n integers in 0..255.
+    """
+    def bad(problem: str) -> ValueError:
+        return ValueError(f"{name} is not a valid CIFAR batch file: {problem}. Delete it and "
+                          "download the dataset again.")
+
     # The publishers' format: a pickled dict with bytes keys (written by Python 2).
-    batch = _CifarUnpickler(io.BytesIO(data), encoding="bytes").load()
-    batch = {k.decode("utf8") if isinstance(k, bytes) else k: v for k, v in batch.items()}
-    x = np.asarray(batch["data"], dtype=np.uint8).reshape(-1, 3, 32, 32)
-    y = np.asarray(batch[label_key], dtype=np.uint8)
-    return x, y
+    try:
+        batch = _CifarUnpickler(io.BytesIO(data), encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError,
+            IndexError, KeyError, MemoryError, RecursionError) as err:
+        raise bad(f"its pickle is corrupted or crafted ({type(err).__name__}: {err})") from err
+    if not isinstance(batch, dict):
+        raise bad(f"expected a pickled dict, found a {type(batch).__name__}")
+    batch = {k.decode("utf8", "replace") if isinstance(k, bytes) else k: v
+             for k, v in batch.items()}
+    missing = [k for k in ("data", label_key) if k not in batch]
+    if missing:
+        raise bad(f"it has no {missing} entry (keys found: {sorted(map(str, batch))[:6]})")
+    x, y = _cifar_array(batch["data"]), _cifar_array(batch[label_key])
+    if x is None or x.ndim not in (1, 2) or x.size % 3072 or not _is_uint8(x):
+        raise bad("'data' must hold uint8 images of 3072 bytes each (3 x 32 x 32)")
+    if y is None or y.ndim != 1 or not _is_uint8(y):
+        raise bad(f"{label_key!r} must be a list of integer class ids in 0..255")
+    x = x.astype(np.uint8).reshape(-1, 3, 32, 32)
+    if len(x) != len(y):
+        raise bad(f"it holds {len(x)} images but {len(y)} labels")
+    return x, y.astype(np.uint8)
+
+
+def _cifar_array(value: object) -> np.ndarray | None:
+    try:
+        array = np.asarray(value)
+    except (ValueError, TypeError):
+        return None
+    return array if array.dtype.kind in "iu" else None
+
+
+def _is_uint8(a: np.ndarray) -> bool:
+    return a.size == 0 or (int(a.min()) >= 0 and int(a.max()) <= 255)
 
 
 def read_cifar_members(source: str | os.PathLike, folder: str, members: list[str],
@@ -106,6 +145,7 @@ def read_cifar_members(source: str | os.PathLike, folder: str, members: list[str
         for m in members:
             with open(os.path.join(source, m), "rb") as f:
                 blobs.append(f.read())
+        names = [repr(os.path.join(source, m)) for m in members]
     else:
         with tarfile.open(source, "r:*") as tar:  # read in memory; nothing is extracted
             blobs = []
@@ -120,4 +160,5 @@ def read_cifar_members(source: str | os.PathLike, folder: str, members: list[str
                         "https://www.cs.toronto.edu/~kriz/cifar.html; delete it and download again."
                     )
                 blobs.append(handle.read())
-    return [parse_cifar_batch(b, label_key) for b in blobs]
+        names = [f"{folder}/{m} in {source!r}" for m in members]
+    return [parse_cifar_batch(b, label_key, n) for b, n in zip(blobs, names)]

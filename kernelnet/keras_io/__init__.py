@@ -20,6 +20,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
+from kernelnet import _file_checks
 from kernelnet.keras_io._export import (
     check_exportable,
     model_config,
@@ -35,6 +36,7 @@ from kernelnet.keras_io._translate import (
 from kernelnet.keras_io._weights import (
     HDF5_MAGIC,
     assign,
+    check_datasets,
     is_hdf5,
     is_keras_zip,
     open_weights,
@@ -80,11 +82,18 @@ def load_keras_model(filepath: str | os.PathLike, compile: bool = True) -> Any:
     """
     path = _check_exists(filepath)
     require_h5py()
+    source = repr(str(path))
     config, training = read_model_config(path)
-    model = model_from_keras_config(config)
     with open_weights(path) as f:
+        with _file_checks.weight_budget(check_datasets(f, source)):
+            try:
+                model = model_from_keras_config(config)
+            except RecursionError:
+                raise ValueError(f"The model config in {source} is nested too deeply. The "
+                                 "file is corrupted or crafted.") from None
+        _file_checks.check_layer_dtypes(model, source)
         order = _config_order(model, config) if is_keras_zip(path) else None
-        assign(model, f, order=order, source=repr(str(path)))
+        assign(model, f, order=order, source=source)
     if compile and training:
         _compile_like_keras(model, training)
     return model
@@ -99,6 +108,7 @@ def load_keras_weights(model: Any, filepath: str | os.PathLike,
     """
     path = _check_exists(filepath)
     with open_weights(path) as f:
+        check_datasets(f, repr(str(path)))
         assign(model, f, skip_mismatch=skip_mismatch, source=repr(str(path)))
 
 
@@ -119,17 +129,22 @@ def _compile_like_keras(model: Any, training: dict) -> None:
     """Compiles `model` from a Keras compile/training config, warning about what is dropped."""
     from kernelnet import optimizers
 
-    optimizer = training.get("optimizer") or training.get("optimizer_config") or "rmsprop"
-    loss, metrics = training.get("loss"), training.get("metrics")
     try:
+        if not isinstance(training, dict):
+            raise TypeError(f"expected an object, received {str(training)[:60]!r}")
+        optimizer = training.get("optimizer") or training.get("optimizer_config") or "rmsprop"
+        loss, metrics = training.get("loss"), training.get("metrics")
         if isinstance(optimizer, dict):
+            if not isinstance(optimizer.get("class_name"), str):
+                raise TypeError("the optimizer's class_name must be a string, received "
+                                f"{optimizer.get('class_name')!r}")
             cls = type(optimizers.get(optimizer["class_name"].lower()))
             lr = optimizer.get("config", {}).get("learning_rate")
             optimizer = cls(learning_rate=float(lr)) if isinstance(lr, (int, float)) else cls()
         if metrics is not None and not all(isinstance(m, str) for m in metrics):
             metrics = None
         model.compile(optimizer=optimizer, loss=loss, metrics=metrics)
-    except (TypeError, ValueError, KeyError) as err:
+    except (TypeError, ValueError, KeyError, AttributeError) as err:
         warnings.warn(
             f"The model was loaded but not compiled: its Keras training configuration could "
             f"not be translated ({err}). Call model.compile(...) before training.",

@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from kernelnet import _file_checks
 from kernelnet.layers.base import _snake_case
 from kernelnet.utils import validation
 
@@ -66,7 +67,8 @@ def open_weights(filepath: Any) -> Iterator[Any]:
     h5py = require_h5py()
     if is_keras_zip(filepath):
         with zipfile.ZipFile(filepath) as archive:
-            buffer = io.BytesIO(archive.read("model.weights.h5"))
+            buffer = io.BytesIO(_file_checks.read_member(archive, "model.weights.h5",
+                                                         repr(str(filepath))))
         with h5py.File(buffer, "r") as f:
             yield f
     elif is_hdf5(filepath):
@@ -77,6 +79,44 @@ def open_weights(filepath: Any) -> Iterator[Any]:
             f"{str(filepath)!r} is not a Keras weights file: expected an HDF5 file (.h5, "
             ".weights.h5) or a Keras 3 .keras zip containing model.weights.h5."
         )
+
+
+def check_datasets(f: Any, source: str) -> int:
+    """Checks every object of open HDF5 file `f`; returns the number of values it holds.
+
+    Refused, with a ValueError naming the object: links to other files (an HDF5 *external
+    link*), datasets whose data lives in other files (*external* storage) or is assembled from
+    other datasets (*virtual*), non-numeric datasets (strings, complex, compound), and datasets
+    declaring far more data than they store (a compression bomb). Reading any of those would
+    read local files or memory the Keras file does not hold.
+    """
+    h5py = require_h5py()
+    links: list[tuple[str, Any]] = []
+    f.visititems_links(lambda name, link: links.append((name, link)))  # raising inside is unsafe
+    total = 0
+    for name, link in links:
+        where = f"{source}, object {name!r}"
+        if isinstance(link, h5py.ExternalLink):
+            raise ValueError(f"{where} is a link to the file {link.filename!r}. Keras never "
+                             "writes links to other files; kernelnet does not follow them.")
+        obj = f[name] if isinstance(link, h5py.HardLink) else None   # soft links stay inside
+        if not isinstance(obj, h5py.Dataset):
+            continue
+        if obj.is_virtual or obj.external:
+            kind = "a virtual dataset" if obj.is_virtual else "an external dataset"
+            raise ValueError(
+                f"{where} is {kind}: its data would be read from other files on this machine. "
+                "Keras never writes such datasets; refusing to load it."
+            )
+        _file_checks.check_array_dtype(obj.dtype, name, "weights", source)
+        stored = obj.id.get_storage_size()
+        if obj.nbytes > _file_checks.MAX_RATIO * stored + _file_checks.RATIO_SLACK:
+            raise ValueError(
+                f"{where} declares shape {obj.shape} ({obj.nbytes:,} bytes) but stores "
+                f"{stored:,} bytes. Refusing a probable compression bomb."
+            )
+        total += obj.size
+    return total
 
 
 def _text(value: Any) -> str:
@@ -134,11 +174,21 @@ def assign(model: Any, f: Any, order: list[tuple] | None = None, skip_mismatch: 
         )
 
 
-def _vars(group: Any) -> list[np.ndarray]:
+def _vars(group: Any) -> list[Any]:
+    """The datasets of `group/vars`, in index order (read later, by `_set`)."""
     if "vars" not in group:
         return []
     names = sorted(group["vars"].keys(), key=int)
-    return [np.asarray(group["vars"][n]) for n in names]
+    return [_dataset(group["vars"], n) for n in names]
+
+
+def _dataset(group: Any, name: str) -> Any:
+    h5py = require_h5py()
+    obj = group.get(name)
+    if not isinstance(obj, h5py.Dataset):
+        raise ValueError(f"Expected a weight array at {group.name}/{name} in the Keras file. "
+                         f"Received: {type(obj).__name__}.")
+    return obj
 
 
 def _assign_keras3(order: list[tuple], group: Any, skip: bool, source: str) -> set[str]:
@@ -193,7 +243,14 @@ def _missing(layer: Any, source: str, skip: bool) -> None:
     warnings.warn(message + " It keeps its initial weights.", stacklevel=4)
 
 
-def _set(layer: Any, arrays: list[np.ndarray], skip: bool, source: str) -> None:
+def _set(layer: Any, datasets: list[Any], skip: bool, source: str) -> None:
+    """Reads `datasets` into `layer` when their shapes match its weights; otherwise lets
+    `set_weights` explain the mismatch, with zero-stride placeholders (nothing allocated)."""
+    shapes = [tuple(d.shape) for d in datasets]
+    if shapes == [w.shape for w in layer.weights]:
+        arrays = [np.asarray(d) for d in datasets]
+    else:
+        arrays = [np.broadcast_to(np.zeros((), d.dtype), d.shape) for d in datasets]
     try:
         layer.set_weights(arrays)
     except ValueError as err:
@@ -202,9 +259,9 @@ def _set(layer: Any, arrays: list[np.ndarray], skip: bool, source: str) -> None:
         warnings.warn(f"Skipped loading weights of layer {layer.name!r}: {err}", stacklevel=4)
 
 
-def _legacy_layer(group: Any) -> list[tuple[str, np.ndarray]]:
+def _legacy_layer(group: Any) -> list[tuple[str, Any]]:
     names = [_text(n) for n in group.attrs.get("weight_names", [])]
-    return [(n, np.asarray(group[n])) for n in names]
+    return [(n, _dataset(group, n)) for n in names]
 
 
 def _assign_legacy(model: Any, root: Any, skip: bool, source: str) -> None:
@@ -258,18 +315,26 @@ def _is_model(layer: Any) -> bool:
 
 def read_model_config(filepath: Path) -> tuple[dict, dict | None]:
     """The model config and (if present) the training/compile config of a Keras model file."""
-    import json
-
+    where = repr(str(filepath))
     if is_keras_zip(filepath):
         with zipfile.ZipFile(filepath) as archive:
-            config = json.loads(archive.read("config.json"))
-        return config, config.get("compile_config")
-    with open_weights(filepath) as f:
-        if "model_config" not in f.attrs:
-            raise ValueError(
-                f"{str(filepath)!r} holds only weights (no `model_config`). Build the model in "
-                "kernelnet and call model.load_weights(path) instead."
-            )
-        config = json.loads(_text(f.attrs["model_config"]))
-        training = f.attrs.get("training_config")
-        return config, json.loads(_text(training)) if training is not None else None
+            blob = _file_checks.read_member(archive, "config.json", where,
+                                            _file_checks.MAX_CONFIG_BYTES)
+        config = _file_checks.load_json(blob, "config.json", where)
+        training = config.get("compile_config") if isinstance(config, dict) else None
+    else:
+        with open_weights(filepath) as f:
+            if "model_config" not in f.attrs:
+                raise ValueError(
+                    f"{str(filepath)!r} holds only weights (no `model_config`). Build the "
+                    "model in kernelnet and call model.load_weights(path) instead."
+                )
+            config = _file_checks.load_json(_text(f.attrs["model_config"]), "model_config",
+                                            where)
+            training = f.attrs.get("training_config")
+            training = (None if training is None else
+                        _file_checks.load_json(_text(training), "training_config", where))
+    if not isinstance(config, dict):
+        raise ValueError(f"The model config in {where} is not a JSON object. Received: "
+                         f"{str(config)[:100]!r}.")
+    return config, training

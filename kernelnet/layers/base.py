@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import backend, initializers
+from kernelnet import _file_checks, backend, initializers
 from kernelnet._typing import Array, Shape
 from kernelnet.utils import validation
 
@@ -91,6 +91,11 @@ class Layer:
             raise TypeError(
                 f"Unrecognized keyword arguments passed to {type(self).__name__}: {kwargs}."
             )
+        if name is not None and (not isinstance(name, str) or "/" in name):
+            raise ValueError(  # as Keras: names end up in weight names ("layer/kernel")
+                f"Argument `name` of {type(self).__name__} must be a string and cannot contain "
+                f"character `/`. Received: name={name!r} (of type {type(name).__name__})."
+            )
         self.name = name or unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self.dtype = str(np.dtype(dtype)) if dtype else backend.floatx()
@@ -115,6 +120,7 @@ class Layer:
     def add_weight(self, name: str, shape: Shape, initializer: Any = "glorot_uniform",
                    trainable: bool = True) -> Array:
         """Creates a weight array of `shape` in `self.dtype` and registers it."""
+        _file_checks.check_weight(self, name, tuple(shape))  # a model file may lie about sizes
         value = initializers.get(initializer)(tuple(shape), dtype=self.dtype, rng=backend.rng())
         value = np.ascontiguousarray(value)
         self._weights.append((name, value, bool(trainable)))
