@@ -6,7 +6,7 @@ form (dtype policies, initializer dicts, `"linear"` for no activation) and addin
 Keras-only keys listed for it in `KERAS_LAYERS`. Weights go where Keras 3 puts them:
 `layers/<snake_class>[_n]/vars/<i>` (trainable variables first), numbered in Keras' layer order,
 which `_weights.model_order` already computes for reading. Every layer is checked before
-anything is written, and files are written atomically (`saving.atomic_write`).
+anything is written, and files are written atomically (`kernelnet._atomic_write`).
 """
 
 from __future__ import annotations
@@ -340,7 +340,7 @@ def _metadata() -> str:
 
 def save_keras_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes a Keras 3 `.keras` archive (metadata.json, config.json, model.weights.h5)."""
-    from kernelnet.saving import atomic_write
+    from kernelnet._atomic_write import atomic_write
 
     config = model_config(model)
     compiled = compile_config(model)
@@ -364,7 +364,7 @@ def save_keras_model(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
 def save_legacy_h5(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes Keras' legacy full-model HDF5 (`model_config` attribute + `model_weights`)."""
-    from kernelnet.saving import atomic_write
+    from kernelnet._atomic_write import atomic_write
 
     config = json.dumps(_legacy_config(model_config(model)))
     compiled = compile_config(model)
@@ -387,7 +387,7 @@ def save_legacy_h5(model: Any, filepath: Any, overwrite: bool = True) -> None:
 
 def save_keras_weights(model: Any, filepath: Any, overwrite: bool = True) -> None:
     """Writes the weights only: Keras 3's `.weights.h5` layout, or the legacy layout for `.h5`."""
-    from kernelnet.saving import atomic_write
+    from kernelnet._atomic_write import atomic_write
 
     check_exportable(model)
     if str(filepath).endswith(".weights.h5"):
