@@ -71,18 +71,21 @@ def _keras_format(filepath: Any) -> str | None:
     return "h5" if suffix in (".h5", ".hdf5") else None
 
 
-def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: bool = True):
+def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: bool = True,
+               *, run_info: dict | None = None):
     """Writes `model` (architecture, weights, compile settings, optimizer state) to `filepath`.
 
     The file extension picks the format: `.keras` writes a Keras 3 archive and `.h5`/`.hdf5`
-    Keras' legacy HDF5 model, both loadable by real Keras (`kernelnet.keras_io`; architecture
-    and weights, not the optimizer). Any other extension (`.kn` by convention) writes
-    kernelnet's own zip, which also keeps the compile settings and optimizer state.
+    Keras' legacy HDF5 model, both loadable by real Keras (`kernelnet.keras_io`: architecture,
+    weights and compile settings, not the optimizer's slots). Any other extension (`.kn` by
+    convention) writes kernelnet's own zip, which also keeps the optimizer state.
 
     With `include_optimizer=True` the zip also holds `training_state.json`: the state of
-    kernelnet's random generator (`backend.get_rng_state()`), which drives shuffling and dropout.
-    `load_model` never touches the generator; call `restore_training_state(filepath)` after it
-    to continue a run exactly (see `ModelCheckpoint`).
+    kernelnet's random generator (`backend.get_rng_state()`), which drives shuffling and dropout,
+    and of the layers' own generators (`Dropout(seed=...)`). `load_model` restores the layers'
+    generators but never touches kernelnet's; call `restore_training_state(filepath)` after it
+    to continue a run exactly (see `ModelCheckpoint`). `run_info` (JSON-able) is stored with
+    the training state, e.g. the run and epoch a checkpoint belongs to (`kernelnet train`).
     """
     from kernelnet import __version__, backend, layers
 
@@ -93,15 +96,25 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
         writer = keras_io.save_keras_model if keras_format == "keras" else keras_io.save_legacy_h5
         writer(model, filepath, overwrite=overwrite)
         return
+    compile_config = getattr(model, "_compile_config", None)
+    if compile_config and getattr(model, "optimizer", None) is not None:
+        from kernelnet import optimizers
+
+        # The optimizer as it is now: a learning rate changed since compile() (by the user,
+        # ReduceLROnPlateau, `kernelnet train --resume --lr`) must survive a resume.
+        compile_config = {**compile_config, "optimizer": optimizers.serialize(model.optimizer)}
     config = {"format": FORMAT, "format_version": FORMAT_VERSION,
               "kernelnet_version": __version__, **layers.serialize(model),
-              "compile_config": getattr(model, "_compile_config", None)}
+              "compile_config": compile_config}
     optimizer_state = None
     if include_optimizer and getattr(model, "optimizer", None) is not None:
         optimizer_state = model.optimizer.get_state(model.trainable_weights,
                                                     model.trainable_weight_names)
     weights = _npz_bytes(_weights_dict(model))
-    training_state = {"rng_state": backend.get_rng_state()}
+    training_state = {"rng_state": backend.get_rng_state(),
+                      "layer_rng_states": _layer_generator_states(model)}
+    if run_info is not None:
+        training_state["run"] = run_info
 
     def write(f):
         with zipfile.ZipFile(f, "w", compression=zipfile.ZIP_STORED) as zf:
@@ -258,6 +271,7 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     config, weights, optimizer_state = _read_zip(path)
     model = _rebuild(config, weights, path, custom_objects)
     _assign_weights(model, weights, path)
+    _restore_layer_generators(model, path)
     compile_config = config.get("compile_config")
     if compile and compile_config and compile_config.get("loss") is not None:
         try:
@@ -304,6 +318,21 @@ def restore_training_state(filepath: Any) -> dict:
     if _kind(path) != "kernelnet_zip":
         raise ValueError(f"{str(path)!r} is not a kernelnet model file, so it holds no "
                          "training state. Pass a file written by model.save().")
+    state = read_training_state(path)
+    if state is None:
+        raise ValueError(f"{str(path)!r} holds no training state: it was saved with "
+                         "include_optimizer=False (or by save_weights / an older kernelnet).")
+    try:
+        backend.set_rng_state(state["rng_state"])
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        raise ValueError(f"The training state in {str(path)!r} is corrupted: {err!r}") from err
+    return state
+
+
+def read_training_state(filepath: Any) -> dict | None:
+    """The parsed `training_state.json` of a kernelnet model file, None if it has none;
+    changes nothing."""
+    path = Path(filepath)
     try:
         with zipfile.ZipFile(path) as zf:
             blob = (_file_checks.read_member(zf, _TRAINING_STATE, repr(str(path)),
@@ -312,14 +341,45 @@ def restore_training_state(filepath: Any) -> dict:
     except (zipfile.BadZipFile, OSError) as err:
         raise ValueError(f"Could not read model file {str(path)!r}: {err}") from err
     if blob is None:
-        raise ValueError(f"{str(path)!r} holds no training state: it was saved with "
-                         "include_optimizer=False (or by save_weights / an older kernelnet).")
+        return None
     try:
         state = _file_checks.load_json(blob, _TRAINING_STATE, repr(str(path)))
-        backend.set_rng_state(state["rng_state"])
-    except (ValueError, KeyError, TypeError, AttributeError) as err:  # JSONDecodeError too
+    except ValueError as err:  # JSONDecodeError, bad UTF-8, nesting too deep
         raise ValueError(f"The training state in {str(path)!r} is corrupted: {err!r}") from err
+    if not isinstance(state, dict):
+        raise ValueError(f"The training state in {str(path)!r} is corrupted: expected a JSON "
+                         f"object, found {type(state).__name__}.")
     return state
+
+
+def _own_generators(model) -> dict[str, np.random.Generator]:
+    """Layer name -> the layer's own generator (`Dropout(seed=...)`), for layers that have one."""
+    return {layer.name: layer._rng for layer in _leaf_layers(model)
+            if isinstance(getattr(layer, "_rng", None), np.random.Generator)}
+
+
+def _layer_generator_states(model) -> dict[str, dict]:
+    return {name: gen.bit_generator.state for name, gen in _own_generators(model).items()}
+
+
+def _restore_layer_generators(model, path: Path) -> None:
+    """Continues each seeded layer's random stream where the saved model left it (Keras 3
+    saves a seeded layer's generator state with the model too)."""
+    own = _own_generators(model)
+    if not own:
+        return
+    state = read_training_state(path) or {}
+    saved = state.get("layer_rng_states") or {}
+    if not isinstance(saved, dict):
+        raise ValueError(f"The training state in {str(path)!r} is corrupted: "
+                         f"layer_rng_states is a {type(saved).__name__}, expected an object.")
+    for name, gen in own.items():
+        if name in saved:
+            try:
+                gen.bit_generator.state = saved[name]
+            except (ValueError, KeyError, TypeError) as err:
+                raise ValueError(f"The training state in {str(path)!r} is corrupted: the "
+                                 f"generator state of layer {name!r}: {err!r}") from err
 
 
 def load_weights(model, filepath: Any, skip_mismatch: bool = False) -> None:

@@ -584,6 +584,188 @@ def restore_state_missing(tmp):
     return lambda: restore_training_state(tmp / "bare.kn")
 
 
+# ---------------------------------------------------------------- training input (issue 17)
+XS, YS = np.zeros((10, 6, 6, 1)), np.zeros(10, int)
+
+
+@case(ValueError, r"The training data given to fit\(\) has no samples \(arrays of length 0\)")
+def fit_zero_samples(tmp):
+    return lambda: model().fit(XS[:0], YS[:0], verbose=0)
+
+
+@case(ValueError, r"validation_split=0.95 of 10 samples leaves no training sample")
+def fit_validation_split_leaves_nothing(tmp):
+    return lambda: model().fit(XS, YS, validation_split=0.95, verbose=0)
+
+
+@case(ValueError, r"`steps_per_epoch` of fit: expected None or a positive integer\. "
+                  r"Received: steps_per_epoch=0\.")
+def fit_steps_per_epoch_zero(tmp):
+    return lambda: model().fit(XS, YS, steps_per_epoch=0, verbose=0)
+
+
+@case(ValueError, r"Received: steps_per_epoch=-1\.")
+def fit_steps_per_epoch_negative(tmp):
+    return lambda: model().fit(XS, YS, steps_per_epoch=-1, verbose=0)
+
+
+@case(ValueError, r"fit\(\) got no training batch in epoch 1: the data .* is empty")
+def fit_empty_iterator(tmp):
+    return lambda: model().fit(iter([]), verbose=0)
+
+
+@case(ValueError, r"The dataset passed as `x` \(list_like\) is empty: len\(x\) == 0")
+def fit_empty_sequence(tmp):
+    class list_like:  # noqa: N801 - named as the message shows it
+        def __len__(self):
+            return 0
+
+        def __getitem__(self, i):
+            raise IndexError(i)
+
+    return lambda: model().fit(list_like(), steps_per_epoch=2, verbose=0)
+
+
+@case(ValueError, r"`validation_data` has no samples \(arrays of length 0\)")
+def fit_validation_data_empty(tmp):
+    return lambda: model().fit(XS, YS, validation_data=(XS[:0], YS[:0]), verbose=0)
+
+
+@case(ValueError, r"`validation_freq` of fit: expected a positive integer\. "
+                  r"Received: validation_freq=0\.")
+def fit_validation_freq_zero(tmp):
+    return lambda: model().fit(XS, YS, validation_data=(XS, YS), validation_freq=0, verbose=0)
+
+
+@case(ValueError, r"Model 'sequential.*' expects 1 input\(s\) but received a list of 2 arrays")
+def predict_list_on_one_input_model(tmp):
+    return lambda: model().predict([XS, XS], verbose=0)
+
+
+@case(ValueError, r"`validation_data` must be a tuple \(x_val, y_val\).* Received: a tuple of "
+                  r"length 1\.")
+def fit_validation_data_one_element(tmp):
+    return lambda: model().fit(XS, YS, validation_data=(XS,), verbose=0)
+
+
+@case(ValueError, r"retrieve layer at index 99 but model .* only has 3 layers")
+def get_layer_index_out_of_range(tmp):
+    return lambda: model().get_layer(index=99)
+
+
+@case(ValueError, r"`verbose` of fit: expected 0, 1, 2 or 'auto'\. Received: verbose='loud'")
+def fit_verbose_unknown(tmp):
+    return lambda: model().fit(XS, YS, verbose="loud")
+
+
+@case(ValueError, r"`validation_split` must be in \(0, 1\)\. Received: validation_split='0.2' "
+                  r"\(a str, expected a number\)")
+def fit_validation_split_string(tmp):
+    return lambda: model().fit(XS, YS, validation_split="0.2", verbose=0)
+
+
+@case(ValueError, r"`alpha` of ELU: expected a float\. Received: alpha=None")
+def elu_alpha_none(tmp):
+    return lambda: layers.ELU(alpha=None)
+
+
+@case(ValueError, r"\(Softmax\) normalizes over axis=3, which does not exist for input of rank "
+                  r"2 \(shape \(2, 3\)\)")
+def softmax_axis_out_of_range(tmp):
+    return lambda: layers.Softmax(axis=3)(np.zeros((2, 3)))
+
+
+@case(TypeError, r"set_weights\(\) expects a list of 4 arrays .* Received: NoneType")
+def set_weights_none(tmp):
+    return lambda: model().set_weights(None)
+
+
+@case(ValueError, r"to_categorical\(\) expects integer class ids\. Received values of dtype "
+                  r"'<U1'")
+def to_categorical_strings(tmp):
+    return lambda: utils.to_categorical(["a", "b"])
+
+
+@case(ValueError, r"set_random_seed\(\) expects an int >= 0\. Received: seed=-1")
+def seed_negative(tmp):
+    return lambda: utils.set_random_seed(-1)
+
+
+@case(ValueError, r"evaluate\(\) needs targets: pass `y`.* Received: y=None")
+def evaluate_without_targets(tmp):
+    return lambda: model().evaluate(XS, None, verbose=0)
+
+
+@case(ValueError, r"Invalid ModelCheckpoint filepath '.*m-\{epoch:zz\}.kn': Unknown format code")
+def checkpoint_bad_format_spec(tmp):
+    return lambda: ModelCheckpoint(str(tmp / "m-{epoch:zz}.kn"))
+
+
+@case(ValueError, r"Layer 'dense.*' \(Dense\) has dtype 'int32'\. Expected a float dtype .* "
+                  r"Received: dtype='int32'")
+def dense_integer_dtype(tmp):
+    return lambda: layers.Dense(3, dtype="int32")
+
+
+@case(ValueError, r"Invalid `shape` for InputLayer: expected a tuple of positive ints or None.* "
+                  r"Received: shape=\(-1, 3\)")
+def input_negative_shape(tmp):
+    return lambda: layers.Input((-1, 3))
+
+
+@case(ValueError, r"Invalid `shape` for InputLayer: .* Received: shape='x'")
+def input_string_shape(tmp):
+    return lambda: layers.Input("x")
+
+
+@case(ValueError, r"Model\(inputs, outputs\) needs the symbolic input and output tensors.* "
+                  r"Received: inputs=None, outputs=None")
+def model_of_nothing(tmp):
+    from kernelnet.models import Model
+
+    return lambda: Model(None, None)
+
+
+@case(ValueError, r"`patience` of EarlyStopping: expected an integer >= 0\. Received: "
+                  r"patience=-1")
+def early_stopping_negative_patience(tmp):
+    return lambda: EarlyStopping(patience=-1)
+
+
+@case(ValueError, r"`rescale` of ImageDataGenerator: expected None or a finite number.* "
+                  r"Received: rescale='x'")
+def generator_rescale_string(tmp):
+    return lambda: ImageDataGenerator(rescale="x")
+
+
+def _two_threads_model():
+    backend.set_num_threads(2)
+    m = Sequential([layers.Conv2D(2, 3, input_shape=(28, 28, 1)), layers.Flatten(),
+                    layers.Dense(3, activation="softmax")])
+    m.compile("adam", "sparse_categorical_crossentropy")
+    return m
+
+
+@case(ValueError, r"expected shape \(None, 28, 28, 1\), received \(64, 28, 28\)\. If these are "
+                  r"single-channel images, add a channel axis: x\[\.\.\., None\]")
+def fit_split_batch_missing_channel_axis(tmp):
+    m = _two_threads_model()  # 64 samples: two shares of 32, which the error must not show
+    return lambda: m.fit(np.zeros((64, 28, 28)), np.zeros(64, int), batch_size=64, verbose=0)
+
+
+@case(ValueError, r"expected shape \(None, 28, 28, 1\), received \(28, 28, 1\)\. This is one "
+                  r"sample without the batch axis: pass x\[None\]")
+def predict_one_sample_without_batch_axis(tmp):
+    m = _two_threads_model()
+    return lambda: m.predict(np.zeros((28, 28, 1)), verbose=0)
+
+
+@pytest.fixture(autouse=True)
+def _default_threads():
+    yield
+    backend.set_num_threads(None)
+
+
 # ---------------------------------------------------------------- hostile files (issue 17)
 @case(ValueError, r"Argument `name` of Dense must be a string and cannot contain character "
                   r"`/`\. Received: name='a/b' \(of type str\)")
@@ -636,12 +818,14 @@ def file_conv_filters_4e8(tmp):
 @pytest.mark.parametrize("dtype", ["int8", "bool", "complex64", "int32"])
 def test_file_with_non_float_layer_dtype_is_refused(tmp_path, dtype):
     path = _edited(tmp_path, _layer_config(2, dtype=dtype))
-    with pytest.raises(ValueError, match=rf"Layer 'head' \(Dense\) in '.*edited.kn' has dtype "
-                                         rf"'{dtype}'. Expected a float dtype"):
+    # Refused when the layer is constructed (a Dense(3, dtype="int32") in code is refused too)
+    with pytest.raises(ValueError, match=rf"Could not rebuild the model saved in '.*edited.kn': "
+                                         rf"Layer 'head' \(Dense\) has dtype '{dtype}'\. "
+                                         rf"Expected a float dtype"):
         load_model(path)
 
 
-@case(ValueError, r"Layer 'head' \(Dense\) in '.*edited.kn' has dtype 'int8'")
+@case(ValueError, r"the model saved in '.*edited.kn': Layer 'head' \(Dense\) has dtype 'int8'")
 def file_layer_dtype_int8(tmp):
     path = _edited(tmp, _layer_config(2, dtype="int8"))
     return lambda: load_model(path)
@@ -870,3 +1054,87 @@ def test_cli_one_line_errors(tmp_path, capsys, argv, match):
     assert "Traceback" not in err
     assert re.search(match, err), err
     assert _snapshot(tmp_path) == before
+
+
+def _photos(folder: Path, per_class: int = 3) -> Path:
+    from kernelnet.preprocessing.image import save_img
+
+    for name in ("a", "b"):
+        (folder / name).mkdir(parents=True)
+        for i in range(per_class):
+            save_img(folder / name / f"{i}.png", np.full((8, 8, 3), 40 * i), scale=False)
+    return folder
+
+
+TRAIN_CLI_CASES = [
+    (["train", "--resume", "{tmp}/empty_record"],
+     r"Cannot resume: '.*empty_record/run.json' is not a run record of this kernelnet "
+     r"\(missing or wrong: args, run_id, epochs_done, history\)"),
+    (["train", "--resume", "{tmp}/corrupt_record"],
+     r"Cannot resume: '.*corrupt_record/run.json' is not readable JSON"),
+    (["train", "--arch", "lenet5", "--data", "synthetic", "--image-size", "100000"],
+     r"--image-size 100000 is too large: at most 4096 pixels a side"),
+    (["train", "--arch", "lenet5", "--data", "synthetic", "--weights", "imagenet"],
+     r"--weights 'imagenet' applies to vgg16, resnet18, resnet34, resnet50; lenet5 has no "
+     r"pretrained weights"),
+    (["train", "--arch", "lenet5", "--data-dir", "{tmp}/photos", "--validation-split", "0.05",
+      "--image-size", "28", "--channels", "1"],
+     r"--validation-split 0.05 of '.*photos' leaves no validation image \(6 images in 2 "
+     r"classes"),
+]
+
+
+@pytest.mark.parametrize("argv,match", TRAIN_CLI_CASES, ids=lambda v: v if isinstance(v, str)
+                         else "_".join(v[1:4]).replace("{tmp}/", ""))
+def test_train_cli_one_line_errors(tmp_path, capsys, argv, match):
+    (tmp_path / "empty_record").mkdir()
+    (tmp_path / "empty_record" / "run.json").write_text("{}")
+    (tmp_path / "corrupt_record").mkdir()
+    (tmp_path / "corrupt_record" / "run.json").write_text('{"args": {"arch": "lenet5"')
+    _photos(tmp_path / "photos")
+    before = _snapshot(tmp_path)
+    argv = [a.format(tmp=tmp_path) for a in argv] + ["--out", str(tmp_path / "run")]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("kernelnet: error: ") and err.count("\n") == 1, err
+    assert re.search(match, err), err
+    assert _snapshot(tmp_path) == before
+
+
+def test_follow_links_walks_a_symlink_loop_once(tmp_path):
+    photos = _photos(tmp_path / "photos", per_class=1)
+    (photos / "a" / "loop").symlink_to(photos / "a", target_is_directory=True)
+    batches = ImageDataGenerator().flow_from_directory(photos, target_size=(8, 8),
+                                                       follow_links=True)
+    assert sorted(batches.filenames) == ["a/0.png", "b/0.png"]
+
+
+def test_from_logits_on_a_softmax_output_warns_like_keras_and_trains():
+    m = Sequential([layers.Dense(3, activation="softmax", input_shape=(4,))])
+    with pytest.warns(UserWarning, match=r"`categorical_crossentropy` received "
+                                         r"`from_logits=True`, but the `output` argument was "
+                                         r"produced by a Softmax activation"):
+        m.compile("sgd", losses.CategoricalCrossentropy(from_logits=True))
+    x, y = np.random.default_rng(0).standard_normal((8, 4)), np.eye(3)[np.arange(8) % 3]
+    before = m.get_weights()[0].copy()
+    history = m.fit(x, y, epochs=2, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert not np.array_equal(before, m.get_weights()[0])
+
+
+def test_generator_running_out_after_the_first_epoch_stops_with_a_warning():
+    """Only an epoch 1 without any batch is an error; later, running out ends training."""
+    batches = ((XS[:2], YS[:2]) for _ in range(3))
+    with pytest.warns(UserWarning, match=r"Your input ran out of data after 1 of 2 steps"):
+        history = model().fit(batches, steps_per_epoch=2, epochs=5, verbose=0)
+    assert history.epoch == [0, 1]
+
+
+def test_multi_input_model_given_one_array_says_so():
+    from kernelnet.models import Model
+
+    a, b = layers.Input((3,)), layers.Input((3,))
+    m = Model([a, b], layers.Dense(2)(layers.Concatenate()([a, b])))
+    with pytest.raises(ValueError, match=r"expects 2 input\(s\) but received one array of shape "
+                                         r"\(4, 3\)\. Pass a list of 2 arrays, one per input\."):
+        m.predict(np.zeros((4, 3)), verbose=0)

@@ -198,3 +198,48 @@ def test_set_random_seed_controls_shuffle_and_dropout(rng):
     set_random_seed(3)
     np.testing.assert_array_equal(first, dropout(np.ones((4, 8)), training=True))
     assert backend.rng() is backend.rng()
+
+
+@pytest.mark.parametrize("n, batch", [(20, 8), (100, 40)])
+def test_seeded_dropout_resumes_exactly(tmp_path, float64, two_threads, n, batch):
+    """`Dropout(seed=...)` owns a generator: it is saved with the model and restored by
+    load_model, so 2 + 2 epochs equal 4 (it restarted from its seed before: 0.0047 off)."""
+
+    def seeded_cnn():
+        model = Sequential([
+            layers.Conv2D(3, 3, activation="relu", input_shape=(6, 6, 1)),
+            layers.Flatten(),
+            layers.Dropout(0.5, seed=11),
+            layers.Dense(3, activation="softmax"),
+        ])
+        model.compile(optimizers.Adam(learning_rate=0.01), "sparse_categorical_crossentropy")
+        return model
+
+    x, y = data(n)
+    set_random_seed(7)
+    straight = seeded_cnn()
+    straight.fit(x, y, batch_size=batch, epochs=4, verbose=0)
+    set_random_seed(7)
+    first = seeded_cnn()
+    first.fit(x, y, batch_size=batch, epochs=2, verbose=0,
+              callbacks=[ModelCheckpoint(tmp_path / "c.kn")])
+    set_random_seed(123)
+    resumed = load_model(tmp_path / "c.kn")
+    restore_training_state(tmp_path / "c.kn")
+    resumed.fit(x, y, batch_size=batch, epochs=4, initial_epoch=2, verbose=0)
+    for a, b in zip(straight.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_learning_rate_changed_after_compile_is_saved(tmp_path):
+    """ReduceLROnPlateau, or the user, change the rate after compile(); a checkpoint keeps the
+    rate in force (it kept the compile-time one before), so a resumed run continues with it."""
+    from kernelnet.callbacks import ReduceLROnPlateau
+
+    x, y = data()
+    model = small_cnn()
+    model.fit(x, y, epochs=3, verbose=0, callbacks=[
+        ReduceLROnPlateau("loss", factor=0.5, patience=0, min_delta=1e9),
+        ModelCheckpoint(tmp_path / "c.kn")])
+    assert model.optimizer.learning_rate == pytest.approx(0.01 * 0.5**2)
+    assert load_model(tmp_path / "c.kn").optimizer.learning_rate == pytest.approx(0.01 * 0.5**2)

@@ -66,6 +66,7 @@ class ModelCheckpoint(Callback):
                 f"a positive integer (number of batches). Received: save_freq={save_freq!r}."
             )
         self.filepath = os.fspath(filepath)
+        _check_format_specs(self.filepath)
         self.monitor = monitor
         self.verbose = verbose
         self.save_best_only = save_best_only
@@ -153,6 +154,22 @@ class ModelCheckpoint(Callback):
                 f"Failed to format the ModelCheckpoint filepath {self.filepath!r}: field {err} "
                 f"is not available. Available fields: {', '.join(sorted(fields))}."
             ) from err
+
+
+def _check_format_specs(filepath: str) -> None:
+    """Fails at construction on a malformed `filepath` pattern or format spec
+    (`'m-{epoch:zz}.kn'`), not after the first epoch. Field names are checked when saving:
+    which log keys exist is known only then."""
+    try:
+        fields = [(name, spec) for _, name, spec, _ in string.Formatter().parse(filepath)
+                  if name is not None]
+        for name, spec in fields:
+            # {epoch}/{batch} are ints, log values floats; a spec must suit one of them.
+            sample = 1 if name in ("epoch", "batch") else 0.5
+            format(sample, spec)
+    except ValueError as err:
+        raise ValueError(f"Invalid ModelCheckpoint filepath {filepath!r}: {err}. Expected "
+                         "format fields such as {epoch:02d} or {val_loss:.2f}.") from None
 
 
 class _FieldFormatter(string.Formatter):

@@ -74,6 +74,10 @@ class EarlyStopping(Callback):
         super().__init__()
         self.monitor = monitor
         self.min_delta = abs(float(min_delta))
+        if isinstance(patience, bool) or not isinstance(patience, (int, np.integer)) or \
+                patience < 0:
+            raise ValueError(f"Invalid value for argument `patience` of EarlyStopping: expected "
+                             f"an integer >= 0. Received: patience={patience!r}.")
         self.patience = int(patience)
         self.verbose = verbose
         self.mode = mode

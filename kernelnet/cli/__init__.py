@@ -9,7 +9,8 @@
     kernelnet inspect runs/lenet/model.kn --image digit.png --out runs/lenet/inspect
 
 User errors print one line `kernelnet: error: ...` and exit with status 2 (set
-KERNELNET_DEBUG=1 for the traceback); Ctrl-C during training saves a checkpoint and exits 130.
+KERNELNET_DEBUG=1 for the traceback). `train` checkpoints every epoch; Ctrl-C exits 130, SIGTERM
+143 (both resumable with --resume), a NaN loss 1.
 """
 
 from __future__ import annotations
@@ -133,7 +134,8 @@ def _dispatch(args: argparse.Namespace, callbacks: list | None) -> int:
 
 
 def main(argv: list[str] | None = None, *, callbacks: list | None = None) -> int:
-    """Runs the command line; returns the exit status (0 ok, 2 user error, 130 interrupted).
+    """Runs the command line; returns the exit status (0 ok, 1 training diverged, 2 user error,
+    130 interrupted, 143 terminated).
 
     `callbacks` are extra Keras callbacks for `train` (used by tests and embedding code).
     """
@@ -147,6 +149,12 @@ def main(argv: list[str] | None = None, *, callbacks: list | None = None) -> int
             raise
         message = " ".join(str(err).split()) or type(err).__name__
         print(f"kernelnet: error: {message}", file=sys.stderr)
+        return 2
+    except MemoryError:
+        if os.environ.get("KERNELNET_DEBUG"):
+            raise
+        print("kernelnet: error: out of memory. Use a smaller --image-size, --batch-size or "
+              "--samples.", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kernelnet: interrupted", file=sys.stderr)

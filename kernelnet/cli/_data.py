@@ -24,6 +24,7 @@ CLASS_NAMES = {
                 "truck"],
 }
 SYNTHETIC_CLASSES = ["top", "middle", "bottom"]
+MAX_IMAGE_SIDE = 4096
 
 
 class UsageError(Exception):
@@ -85,6 +86,10 @@ def parse_size(text: str) -> tuple[int, int]:
     if len(size) != 2 or min(size) < 1:
         raise UsageError(f"--image-size expects N or HxW with positive integers, e.g. 64 or 48x64."
                          f" Received: {text!r}.")
+    if max(size) > MAX_IMAGE_SIDE:
+        raise UsageError(f"--image-size {text} is too large: at most {MAX_IMAGE_SIDE} pixels a "
+                         "side (CNNs train on 28 to 512). Received: "
+                         f"{size[0]}x{size[1]}.")
     return size
 
 
@@ -104,9 +109,19 @@ def folder_iterators(data_dir: Path, size: tuple[int, int], channels: int, batch
         train = train_gen.flow_from_directory(data_dir, subset="training", **common)
         test = test_gen.flow_from_directory(data_dir, subset="validation", shuffle=False,
                                             **common)
-    else:
+        for part, it in (("training", train), ("validation", test)):
+            if it.samples == 0:
+                raise UsageError(
+                    f"--validation-split {validation_split} of {str(data_dir)!r} leaves no "
+                    f"{part} image ({train.samples + test.samples} images in "
+                    f"{train.num_classes} classes; each class gives "
+                    f"int({validation_split} * its images) to validation). Use another "
+                    "--validation-split, or train/ and test/ subfolders.")
+    elif "train" in sub and test_dir:
         train = train_gen.flow_from_directory(sub["train"], **common)
         test = test_gen.flow_from_directory(test_dir, shuffle=False, **common)
+    else:  # a plain class folder, all of it for training (or for `kernelnet evaluate`)
+        train, test = train_gen.flow_from_directory(data_dir, **common), None
     return train, test
 
 
@@ -128,7 +143,11 @@ def load(args: Any, input_shape: tuple | None = None) -> Data:
                                        getattr(args, "validation_split", 0.0),
                                        augmentation(args), args.seed)
         names = sorted(train.class_indices, key=train.class_indices.get)
-        x_test, y_test = collect(test)
+        if test is None:
+            x_test = np.zeros((0, *size, channels), "float32")
+            y_test = np.zeros((0, len(names)), "float32")
+        else:
+            x_test, y_test = collect(test)
         return Data(str(data_dir), train, x_test, y_test, names, (*size, channels))
     if args.data is None:
         raise UsageError("Say which data to use: --data NAME "

@@ -51,6 +51,11 @@ def build(name: str, input_shape: tuple | None, classes: int | None,
     key = arch_name(name)
     fn, keras_app = factory(key), ARCHS[key][1]
     shape = {} if input_shape is None else {"input_shape": tuple(input_shape)}
+    if weights and not keras_app:
+        apps = ", ".join(k for k, (_, keras) in ARCHS.items() if keras)
+        raise UsageError(f"--weights {weights!r} applies to {apps}; {key} has no pretrained "
+                         "weights. Leave out --weights, or pass --model FILE to continue "
+                         "training a saved model.")
     if not keras_app:
         model = fn(**shape, **({} if classes is None else {"classes": classes}))
         if freeze_backbone:

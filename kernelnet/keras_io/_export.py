@@ -202,7 +202,10 @@ def compile_config(model: Any) -> dict | None:
     compiled = getattr(model, "_compile_config", None)
     if not compiled or getattr(model, "optimizer", None) is None:
         return None
-    optimizer = dict(compiled["optimizer"])
+    from kernelnet import optimizers
+
+    # the optimizer as it is now (a learning rate lowered since compile() is kept), as saving.py
+    optimizer = optimizers.serialize(model.optimizer)
     config = dict(optimizer.get("config", {}))
     loss, metrics = compiled.get("loss"), compiled.get("metrics") or None
     problems = []

@@ -116,6 +116,9 @@ class ELU(Layer):
 
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
+        if isinstance(alpha, bool) or not isinstance(alpha, (int, float, np.integer, np.floating)):
+            raise ValueError(f"Invalid value for argument `alpha` of ELU: expected a float. "
+                             f"Received: alpha={alpha!r}.")
         self.alpha = float(alpha)
 
     def forward(self, x: Array, training: bool = False) -> Array:
@@ -150,6 +153,16 @@ class Softmax(Layer):
                 f"The `axis` argument of Softmax must be an int. Received: axis={axis!r}."
             )
         self.axis = int(axis)
+
+    def build(self, input_shape: Shape) -> None:
+        rank = len(input_shape)
+        if not -rank <= self.axis < rank:
+            raise ValueError(
+                f"{validation.describe(self)} normalizes over axis={self.axis}, which does not "
+                f"exist for input of rank {rank} (shape {tuple(input_shape)}). Expected an axis "
+                f"in {-rank}..{rank - 1}."
+            )
+        super().build(input_shape)
 
     def forward(self, x: Array, training: bool = False) -> Array:
         self._y = nn.softmax(x, self.axis)

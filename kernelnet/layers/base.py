@@ -65,6 +65,35 @@ _LAYER_KWARGS = ("name", "trainable", "dtype", "input_shape", "batch_input_shape
                  "batch_size")
 
 
+def _float_dtype(dtype: Any, who: Any) -> str:
+    """A floating-point dtype name; layers compute in floats only."""
+    try:
+        name = np.dtype(dtype)
+    except TypeError:
+        name = None
+    if name is None or name.kind != "f":
+        shown = str(name) if name is not None else dtype
+        raise ValueError(
+            f"{validation.describe(who)} has dtype {shown!r}. Expected a float dtype ('float16', "
+            "'float32' or 'float64'); kernelnet layers compute in floating point. Received: "
+            f"dtype={dtype!r}."
+        )
+    return str(name)
+
+
+def _check_shape(shape: Any, arg: str, who: Any) -> tuple:
+    """A shape as a tuple of positive ints or None (unknown)."""
+    dims = tuple(shape) if isinstance(shape, (list, tuple)) else None
+    if dims is None or not all(
+            d is None or (isinstance(d, (int, np.integer)) and not isinstance(d, bool) and d > 0)
+            for d in dims):
+        raise ValueError(
+            f"Invalid `{arg}` for {type(who).__name__}: expected a tuple of positive ints or "
+            f"None, e.g. (28, 28, 1). Received: {arg}={shape!r}."
+        )
+    return tuple(None if d is None else int(d) for d in dims)
+
+
 class Layer:
     """Base class for all layers: owns weights, runs forward/backward on NHWC arrays.
 
@@ -98,15 +127,16 @@ class Layer:
             )
         self.name = name or unique_name(_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
-        self.dtype = str(np.dtype(dtype)) if dtype else backend.floatx()
+        self.dtype = _float_dtype(dtype, self) if dtype else backend.floatx()
         if input_dim is not None and input_shape is None:
             input_shape = (input_dim,)
         if batch_input_shape is not None:
-            self.batch_input_shape = tuple(batch_input_shape)
+            self.batch_input_shape = _check_shape(batch_input_shape, "batch_input_shape", self)
         elif input_shape is not None:
-            if isinstance(input_shape, int):
+            if isinstance(input_shape, (int, np.integer)) and not isinstance(input_shape, bool):
                 input_shape = (input_shape,)
-            self.batch_input_shape = (batch_size, *input_shape)
+            shape = _check_shape(input_shape, "shape", self)
+            self.batch_input_shape = (batch_size, *shape)
         else:
             self.batch_input_shape = None
         self.built = False
@@ -172,6 +202,11 @@ class Layer:
         """Copies `weights` into this layer's arrays in place, checking count and shapes."""
         own = self.weights
         names = self.weight_names
+        if not isinstance(weights, (list, tuple)):
+            raise TypeError(
+                f"{validation.describe(self)}: set_weights() expects a list of {len(own)} "
+                f"arrays (as returned by get_weights()). Received: {type(weights).__name__}."
+            )
         if len(weights) != len(own):
             raise ValueError(
                 f"{validation.describe(self)} expects {len(own)} weight arrays "

@@ -17,7 +17,7 @@ class InputLayer(Layer):
     def __init__(self, shape: Shape | None = None, batch_size: int | None = None,
                  name: str | None = None, **kwargs):
         if shape is not None:
-            kwargs["input_shape"] = tuple(shape)
+            kwargs["input_shape"] = shape  # checked by Layer: a tuple of positive ints/None
         super().__init__(name=name, batch_size=batch_size, **kwargs)
         if self.batch_input_shape is None:
             raise ValueError(

@@ -74,6 +74,9 @@ class SequenceAdapter:
 
     def __init__(self, data: Any, steps: int | None):
         self.data = data
+        if len(data) == 0:
+            raise ValueError(f"The dataset passed as `x` ({type(data).__name__}) is empty: "
+                             "len(x) == 0. Expected at least one batch.")
         self.steps = len(data) if steps is None else steps
 
     def __iter__(self) -> Iterator[tuple]:

@@ -57,6 +57,11 @@ class Model(Layer):
             from kernelnet.models import functional
 
             functional.build_graph(self, inputs, outputs)
+        elif type(self) is Model:
+            raise ValueError(
+                "Model(inputs, outputs) needs the symbolic input and output tensors, e.g. "
+                "`inputs = kernelnet.Input((28, 28, 1)); Model(inputs, layers.Dense(10)(...))`. "
+                "Received: inputs=None, outputs=None.")
 
     # ------------------------------------------------------------ layers and weights
     @property
@@ -66,6 +71,12 @@ class Model(Layer):
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Returns a layer by name or by index in `layers`."""
         if index is not None:
+            if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not (
+                    -len(self._layers) <= index < len(self._layers)):
+                raise ValueError(
+                    f"Was asked to retrieve layer at index {index!r} but model {self.name!r} "
+                    f"only has {len(self._layers)} layers (valid indices "
+                    f"{-len(self._layers)}..{len(self._layers) - 1}).")
             return self.layers[index]
         for layer in self._layers:
             if layer.name == name:
@@ -201,6 +212,15 @@ class Model(Layer):
         if act is None or not hasattr(self.loss, "value_and_logits_grad"):
             return None
         expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
+        if getattr(self.loss, "from_logits", False):
+            if act.name == expected:  # Keras' warning; the probabilities are taken as logits
+                import warnings
+
+                warnings.warn(f"`{self.loss.name}` received `from_logits=True`, but the "
+                              f"`output` argument was produced by a {expected.capitalize()} "
+                              "activation and thus does not represent logits. Was this "
+                              "intended?", stacklevel=3)
+            return None
         return act if act.name == expected else None
 
     def _require_compiled(self, method: str) -> None:
@@ -322,6 +342,38 @@ class Model(Layer):
         if not self.built:
             self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
             self.built = True
+        self._check_batch(x)
+
+    def _check_batch(self, x: Array | list[Array]) -> None:
+        """Checks a whole batch against the input shape before it is split over threads, so an
+        error shows the batch the user passed (not a per-thread share) and the usual fix."""
+        expected = getattr(self, "batch_input_shape", None)
+        if expected is None:
+            return
+        arrays = x if isinstance(x, list) else [x]
+        shapes = list(expected) if self._multi_input else [expected]
+        if len(arrays) != len(shapes):
+            got = (f"a list of {len(arrays)} arrays with shapes "
+                   f"{[tuple(a.shape) for a in arrays]}" if isinstance(x, list) else
+                   f"one array of shape {tuple(x.shape)}")
+            raise ValueError(
+                f"Model {self.name!r} expects {len(shapes)} input(s) but received {got}. "
+                + ("Pass one array, not a list." if len(shapes) == 1 else
+                   f"Pass a list of {len(shapes)} arrays, one per input."))
+        def fits(got: tuple, want: tuple) -> bool:
+            return len(got) == len(want) and all(w is None or w == g for w, g in zip(want, got))
+
+        for i, (a, want) in enumerate(zip(arrays, shapes)):
+            got = tuple(int(d) for d in a.shape)
+            if fits(got[1:], tuple(want[1:])):
+                continue
+            hint = ""
+            if fits(got, tuple(want[1:])):
+                hint = " This is one sample without the batch axis: pass x[None]."
+            elif want[-1] == 1 and fits(got[1:], tuple(want[1:-1])):
+                hint = " If these are single-channel images, add a channel axis: x[..., None]."
+            raise ValueError(f"Input {i} of model {self.name!r} is incompatible: expected shape "
+                             f"{tuple(want)}, received {got}.{hint}")
 
     fit = training.fit
     evaluate = training.evaluate

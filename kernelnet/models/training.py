@@ -13,6 +13,7 @@ import numpy as np
 
 from kernelnet._typing import Array
 from kernelnet.models import data_adapters
+from kernelnet.utils import validation
 
 
 def as_model_input(model, x: Any) -> Array | list[Array]:
@@ -35,6 +36,33 @@ def _check_epochs(**values: Any) -> None:
                              f"non-negative integer. Received: {arg}={value!r}.")
 
 
+def _check_verbose(verbose: Any, method: str) -> int:
+    """`verbose` as 0, 1 or 2 ("auto" is 1)."""
+    if verbose == "auto":
+        return 1
+    if not isinstance(verbose, (int, np.integer)) or verbose not in (0, 1, 2):
+        raise ValueError(f"Invalid value for argument `verbose` of {method}: expected 0, 1, 2 "
+                         f"or 'auto'. Received: verbose={verbose!r}.")
+    return int(verbose)
+
+
+def _check_steps(value: Any, arg: str, method: str) -> int | None:
+    """`steps_per_epoch`-like arguments: None (all the data) or a positive integer."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Invalid value for argument `{arg}` of {method}: expected None or a "
+                         f"positive integer. Received: {arg}={value!r}.")
+    return int(value)
+
+
+def _check_not_empty(adapter: Any, what: str) -> None:
+    """Array data with no sample would train or evaluate nothing and report a loss of 0."""
+    if isinstance(adapter, data_adapters.ArrayAdapter) and adapter.num_samples == 0:
+        raise ValueError(f"{what} has no samples (arrays of length 0). Expected at least one "
+                         "sample.")
+
+
 def _split_validation(x: Any, y: Any, validation_split: float) -> tuple:
     """Keras semantics: the LAST fraction of the samples, taken before shuffling."""
     if not isinstance(x, (np.ndarray, list, tuple)):
@@ -42,13 +70,20 @@ def _split_validation(x: Any, y: Any, validation_split: float) -> tuple:
             "`validation_split` is only supported for NumPy array inputs. For datasets and "
             "generators pass `validation_data` instead."
         )
-    if not 0 < validation_split < 1:
-        raise ValueError(
-            f"`validation_split` must be in (0, 1). Received: validation_split={validation_split}."
-        )
+    number = isinstance(validation_split, (int, float, np.integer, np.floating)) and not \
+        isinstance(validation_split, bool)
+    if not number or not 0 < validation_split < 1:
+        kind = "" if number else f" (a {type(validation_split).__name__}, expected a number)"
+        raise ValueError(f"`validation_split` must be in (0, 1). Received: "
+                         f"validation_split={validation_split!r}{kind}.")
     multi = data_adapters.is_multi_input(x)
     n = len(x[0]) if multi else len(x)
     cut = int(math.floor(n * (1.0 - validation_split)))
+    if cut == 0 or cut == n:
+        part = "training" if cut == 0 else "validation"
+        raise ValueError(f"validation_split={validation_split} of {n} samples leaves no "
+                         f"{part} sample. Expected a split that keeps at least one sample on "
+                         "each side; use more data or another validation_split.")
 
     def take(a, sl):
         return [np.asarray(v)[sl] for v in a] if multi else np.asarray(a)[sl]
@@ -104,10 +139,14 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
     self._require_compiled("fit")
     _check_epochs(epochs=epochs, initial_epoch=initial_epoch)
     _no_sample_weights(class_weight=class_weight, sample_weight=sample_weight)
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "fit")
+    steps_per_epoch = _check_steps(steps_per_epoch, "steps_per_epoch", "fit")
+    validation_steps = _check_steps(validation_steps, "validation_steps", "fit")
+    validation_freq = validation.check_positive_int(validation_freq, "validation_freq", "fit")
     if validation_split and validation_data is None:
         (x, y), validation_data = _split_validation(x, y, validation_split)
     train = data_adapters.make_adapter(x, y, batch_size, shuffle, steps_per_epoch, "fit")
+    _check_not_empty(train, "The training data given to fit()")
     if isinstance(train, data_adapters.ArrayAdapter):
         for i, a in enumerate(train.xs):
             data_adapters.check_finite(a, f"x[{i}]" if train.multi else "x")
@@ -132,6 +171,12 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
             if self.stop_training:
                 break
         train.on_epoch_end()
+        if running.count == 0 and not self.stop_training:
+            if epoch > initial_epoch:
+                break  # a generator ran out after earlier epochs (warned above): stop there
+            raise ValueError(f"fit() got no training batch in epoch {epoch + 1}: the data "
+                             "(a generator, iterator or dataset) is empty or was exhausted "
+                             "before the first step. Expected at least one batch per epoch.")
         logs = running.result()
         if val is not None and (epoch + 1) % validation_freq == 0:
             logs.update(_run_evaluation(self, val, cbs, prefix="val_"))
@@ -143,12 +188,24 @@ def fit(self, x: Any = None, y: Any = None, batch_size: int | None = None, epoch
 
 
 def _validation_adapter(validation_data: Any, batch_size: int | None, steps: int | None):
-    if isinstance(validation_data, tuple) and len(validation_data) in (2, 3):
+    if isinstance(validation_data, (tuple, list)) and len(validation_data) not in (2, 3):
+        raise ValueError(
+            "`validation_data` must be a tuple (x_val, y_val), (x_val, y_val, None) or a "
+            f"dataset/generator of (x, y) batches. Received: a {type(validation_data).__name__} "
+            f"of length {len(validation_data)}.")
+    if isinstance(validation_data, tuple):
         if len(validation_data) == 3 and validation_data[2] is not None:
             raise NotImplementedError("validation sample weights are not supported by kernelnet.")
         xv, yv = validation_data[0], validation_data[1]
-        return data_adapters.make_adapter(xv, yv, batch_size, False, steps, "evaluate")
-    return data_adapters.make_adapter(validation_data, None, batch_size, False, steps, "evaluate")
+        if yv is None:
+            raise ValueError("`validation_data` needs targets: pass (x_val, y_val). "
+                             "Received: y_val=None.")
+        adapter = data_adapters.make_adapter(xv, yv, batch_size, False, steps, "evaluate")
+    else:
+        adapter = data_adapters.make_adapter(validation_data, None, batch_size, False, steps,
+                                             "evaluate")
+    _check_not_empty(adapter, "`validation_data`")
+    return adapter
 
 
 def _run_evaluation(model, adapter, cbs, prefix: str = "") -> dict[str, float]:
@@ -161,6 +218,10 @@ def _run_evaluation(model, adapter, cbs, prefix: str = "") -> dict[str, float]:
         running.update(model.loss(yb, y_pred), yb, y_pred)
         cbs.on_test_batch_end(step, running.result())
     adapter.on_epoch_end()
+    if running.count == 0:
+        raise ValueError(f"{'Validation' if prefix else 'evaluate()'} got no batch: the data "
+                         "(a generator, iterator or dataset) is empty or exhausted. Expected at "
+                         "least one batch.")
     logs = running.result()
     cbs.on_test_end(logs)
     return logs
@@ -172,8 +233,13 @@ def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
     """Returns the loss (and metrics) on `x, y`: a scalar, a list, or a dict (`return_dict`)."""
     self._require_compiled("evaluate")
     _no_sample_weights(sample_weight=sample_weight)
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "evaluate")
+    steps = _check_steps(steps, "steps", "evaluate")
+    if isinstance(x, (np.ndarray, list, tuple)) and y is None:
+        raise ValueError("evaluate() needs targets: pass `y`, or pass x as a dataset of "
+                         "(x, y). Received: y=None.")
     adapter = data_adapters.make_adapter(x, y, batch_size, False, steps, "evaluate")
+    _check_not_empty(adapter, "The data given to evaluate()")
     cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
     logs = _run_evaluation(self, adapter, cbs)
     if return_dict:
@@ -185,7 +251,8 @@ def evaluate(self, x: Any = None, y: Any = None, batch_size: int | None = None,
 def predict(self, x: Any, batch_size: int | None = None, verbose: int | str = "auto",
             steps: int | None = None, callbacks: list | None = None) -> Array | list[Array]:
     """Runs inference in batches (training=False) and concatenates the outputs."""
-    verbose = 1 if verbose == "auto" else verbose
+    verbose = _check_verbose(verbose, "predict")
+    steps = _check_steps(steps, "steps", "predict")
     adapter = data_adapters.make_adapter(x, None, batch_size, False, steps, "predict")
     cbs = _callback_list(self, callbacks, verbose, 1, adapter.steps)
     cbs.on_predict_begin()

@@ -25,6 +25,10 @@ from kernelnet._typing import Array
 from kernelnet.models import graph
 
 _ALIGN = 64  # bytes; each array starts on a cache line
+# A worker that is stopped (SIGSTOP, a debugger) this long, or silent this long, fails the step
+# with an error instead of hanging `fit`.
+STOPPED_TIMEOUT_S = 10.0
+REPLY_TIMEOUT_S = 3600.0
 
 
 class SharedArrays:
@@ -58,6 +62,7 @@ class Worker:
         ctx = multiprocessing.get_context("fork")
         self.grads = SharedArrays([w for layer in graph.leaves(replica)
                                    for w in layer.trainable_weights])
+        self._owner = os.getpid()  # only this process may stop the worker (its parent)
         self.conn, child = ctx.Pipe()
         self.process = ctx.Process(
             target=_serve, name="kernelnet-train", daemon=True,
@@ -70,6 +75,7 @@ class Worker:
 
     def reply(self):
         """The result of the last `send`; re-raises the worker's exception."""
+        self._wait()
         try:
             status, value = self.conn.recv()
         except (EOFError, OSError):
@@ -81,8 +87,31 @@ class Worker:
             raise value
         return value
 
+    def _wait(self, poll_s: float = 0.5) -> None:
+        """Returns when a reply (or the end of the pipe) is there; raises if the worker is
+        stopped for `STOPPED_TIMEOUT_S` or silent for `REPLY_TIMEOUT_S`."""
+        waited = stopped = 0.0
+        while not self.conn.poll(poll_s):
+            waited += poll_s
+            if not self.process.is_alive():
+                return  # recv() reports the exit
+            stopped = stopped + poll_s if _is_stopped(self.process.pid) else 0.0
+            if stopped >= STOPPED_TIMEOUT_S or waited >= REPLY_TIMEOUT_S:
+                state = (f"has been stopped (SIGSTOP?) for {stopped:.0f} s" if stopped else
+                         f"has not answered for {waited:.0f} s")
+                raise RuntimeError(
+                    f"kernelnet training worker (pid {self.process.pid}) {state}; the step was "
+                    "not applied and the workers are ended. Resume the process (kill -CONT) "
+                    "next time, or train without worker processes: "
+                    "KERNELNET_TRAIN_PROCESSES=0.")
+
     def close(self) -> None:
-        """Ends the worker at once, idle or not (its replica holds nothing of value)."""
+        """Ends the worker at once, idle or not (its replica holds nothing of value).
+
+        Only in the process that started it: a forked copy of this object (in another
+        worker) neither owns the pid nor may signal it."""
+        if os.getpid() != self._owner:
+            return
         self.conn.close()
         self.process.kill()
         self.process.join()
@@ -95,6 +124,7 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
     from kernelnet.models import parallel
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the calling process's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # not the handler `kernelnet train` installs
     for other in inherited:
         other.close()  # pipes of the calling process and of earlier workers
     parallel._openblas()[0](1)  # single-threaded BLAS: one core per process
@@ -127,6 +157,15 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
         except Exception as error:  # noqa: BLE001 - pickling failed, nothing was written
             conn.send(("error", RuntimeError(f"a training worker raised {result[1]!r}, which "
                                              f"could not be sent back ({error})")))
+
+
+def _is_stopped(pid: int) -> bool:
+    """Whether process `pid` is in the stopped state (Linux /proc; False where unknown)."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] in ("T", "t")
+    except (OSError, IndexError):
+        return False
 
 
 # model -> (structure key, shared weight block, workers, finalizer); dropped with the model.

@@ -26,7 +26,14 @@ def _is_image(name: str) -> bool:
 def _files_under(folder: str, follow_links: bool) -> list[str]:
     """Image files under `folder` (recursively), sorted, as paths relative to `folder`."""
     found = []
+    seen: set[tuple[int, int]] = set()  # (device, inode) of folders walked: no symlink loops
     for root, dirs, files in os.walk(folder, followlinks=follow_links):
+        if follow_links:
+            st = os.stat(root)
+            if (st.st_dev, st.st_ino) in seen:
+                dirs[:] = []
+                continue
+            seen.add((st.st_dev, st.st_ino))
         dirs.sort()
         rel_root = os.path.relpath(root, folder)
         found += [os.path.normpath(os.path.join(rel_root, f)) for f in sorted(files)

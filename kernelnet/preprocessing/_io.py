@@ -73,6 +73,9 @@ def load_img(
         ) from err
     except (IsADirectoryError, PermissionError):
         raise                                    # their messages already name the path
+    except _Unconvertible as err:
+        raise ValueError(f"Could not convert image {name} to 8-bit {color_mode}: {err}. Save "
+                         "it as 8- or 16-bit integers, or floats in 0..1.") from err
     except (OSError, SyntaxError, ValueError, EOFError, struct.error,
             Image.DecompressionBombError) as err:  # what Pillow raises for bad files
         raise ValueError(
@@ -95,11 +98,52 @@ def _decode(path: Any, color_mode: str, target_size: tuple[int, int] | None) -> 
             # Lets libjpeg decode at 1/2, 1/4 or 1/8 scale when that still exceeds the target.
             side = max(target_size)  # square request: EXIF may still rotate the image
             img.draft("RGB" if color_mode != "grayscale" else "L", (side, side))
+        bits = _bit_depth(img)
         img = ImageOps.exif_transpose(img)
+        img = _to_8bit(img, bits)
         if img.mode != COLOR_MODES[color_mode]:
             return img.convert(COLOR_MODES[color_mode])
         img.load()
         return img
+
+
+class _Unconvertible(ValueError):
+    """A decoded image whose values have no defined 8-bit equivalent."""
+
+
+def _bit_depth(img: Image.Image) -> int | None:
+    """Bits per sample of a one-channel 16/32-bit integer image (None where unknown)."""
+    if img.mode.startswith("I;16"):
+        return 16
+    if img.mode != "I":
+        return None
+    if img.format == "PNG":  # PNG samples have at most 16 bits
+        return 16
+    tags = getattr(img, "tag_v2", None)
+    found = tags.get(258) if tags is not None else None  # TIFF BitsPerSample
+    found = found[0] if isinstance(found, tuple) and found else found
+    return int(found) if isinstance(found, int) and 1 <= found <= 32 else None
+
+
+def _to_8bit(img: Image.Image, bits: int | None) -> Image.Image:
+    """An 'L' image from a 16/32-bit integer image (scaled by its bit depth, as 65535 -> 255)
+    or a float image (values in 0..1 are scaled by 255, values in 0..255 kept); other modes
+    unchanged. Pillow's own conversion clips 16-bit values at 255 and truncates floats."""
+    if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
+        return img
+    x = np.asarray(img).astype(np.float64)  # Pillow's I;16 / I / F arrays
+    low, high = (float(x.min()), float(x.max())) if x.size else (0.0, 0.0)
+    if img.mode == "F":
+        if not (np.isfinite(x).all() and low >= 0 and high <= 255):
+            raise _Unconvertible(f"its float values span [{low:g}, {high:g}], expected 0..1 "
+                                 "or 0..255")
+        x = x * 255 if high <= 1 else x
+    else:
+        if bits is None or low < 0:
+            raise _Unconvertible(f"its {img.mode} values span [{low:g}, {high:g}] with "
+                                 f"{'unknown bit depth' if bits is None else 'negatives'}")
+        x = x * (255 / (2.0**bits - 1))
+    return Image.fromarray(np.clip(np.rint(x), 0, 255).astype(np.uint8), mode="L")
 
 
 def img_to_array(img: Image.Image, data_format: str | None = None,

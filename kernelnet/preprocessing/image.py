@@ -131,6 +131,11 @@ class ImageDataGenerator:
         self.fill_mode = check_choice(fill_mode, "fill_mode", _transforms.FILL_MODES,
                                       "ImageDataGenerator")
         self.cval = float(cval)
+        if rescale is not None and (isinstance(rescale, bool) or not isinstance(
+                rescale, (int, float, np.integer, np.floating)) or not np.isfinite(rescale)):
+            raise ValueError(f"Invalid value for argument `rescale` of ImageDataGenerator: "
+                             f"expected None or a finite number, e.g. 1 / 255. Received: "
+                             f"rescale={rescale!r}.")
         self.rescale = rescale
         self.preprocessing_function = preprocessing_function
         self.interpolation_order = check_choice(interpolation_order, "interpolation_order",

@@ -18,6 +18,8 @@ def set_random_seed(seed: int) -> None:
     does, Python's `random` and NumPy's global generator for user code."""
     if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
         raise TypeError(f"set_random_seed() expects an int. Received: seed={seed!r}.")
+    if seed < 0:
+        raise ValueError(f"set_random_seed() expects an int >= 0. Received: seed={seed!r}.")
     backend.set_rng_seed(int(seed))
     random.seed(int(seed))
     np.random.seed(int(seed) % (2**32))

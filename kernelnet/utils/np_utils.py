@@ -20,7 +20,8 @@ def to_categorical(y, num_classes: int | None = None, dtype: str = "float32") ->
     y = np.asarray(y)
     if y.ndim > 1 and y.shape[-1] == 1:
         y = y.reshape(y.shape[:-1])
-    if y.size and (y.dtype.kind not in "iub" and not np.all(np.mod(y, 1) == 0)):
+    if y.dtype.kind not in "iubf" or (
+            y.size and y.dtype.kind == "f" and not np.all(np.mod(y, 1) == 0)):
         raise ValueError(
             f"to_categorical() expects integer class ids. Received values of dtype "
             f"{str(y.dtype)!r}, e.g. {y.ravel()[:3].tolist()}."

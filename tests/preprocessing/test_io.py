@@ -62,3 +62,46 @@ def test_array_to_img_scales_and_validates():
         image.array_to_img(np.zeros((2, 2, 2)))
     with pytest.raises(ValueError, match="channels-last"):
         image.img_to_array(Image.new("RGB", (2, 2)), data_format="channels_first")
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_images_are_scaled_by_their_bit_depth(tmp_path, rng, suffix):
+    x = rng.integers(0, 65536, (12, 10), dtype=np.uint16)
+    Image.fromarray(x).save(tmp_path / f"deep{suffix}")
+    assert Image.open(tmp_path / f"deep{suffix}").mode == "I;16"
+    expected = np.rint(x / 257.0)  # 65535 -> 255
+    for mode, channels in (("grayscale", 1), ("rgb", 3)):
+        got = image.img_to_array(image.load_img(tmp_path / f"deep{suffix}", color_mode=mode))
+        assert got.shape == (12, 10, channels)
+        for c in range(channels):
+            np.testing.assert_array_equal(got[..., c], expected)
+
+
+def test_32_bit_integer_tiff_is_scaled_by_its_bit_depth(tmp_path):
+    x = np.array([[0, 2**31 - 1], [2**30, 2**16]], dtype=np.int32)
+    Image.fromarray(x).save(tmp_path / "i.tif")
+    got = image.img_to_array(image.load_img(tmp_path / "i.tif", color_mode="grayscale"))
+    np.testing.assert_array_equal(got[..., 0], np.rint(x / (2.0**32 - 1) * 255))
+
+
+@pytest.mark.parametrize("scale", [1.0, 255.0])
+def test_float_tiff_in_0_1_or_0_255_loads_as_8_bit(tmp_path, rng, scale):
+    x = rng.random((9, 7), dtype=np.float32)
+    Image.fromarray(x * scale).save(tmp_path / "f.tif")
+    got = image.img_to_array(image.load_img(tmp_path / "f.tif", color_mode="grayscale"))
+    np.testing.assert_array_equal(got[..., 0], np.rint(x * np.float32(scale) * (255 / scale)))
+    assert got.mean() > 100  # not all black
+
+
+@pytest.mark.parametrize("values,said", [
+    (np.array([[-1.0, 0.5]], np.float32), r"float values span \[-1, 0.5\], expected 0..1 or "
+                                          r"0..255"),
+    (np.array([[0.0, 1000.0]], np.float32), r"float values span \[0, 1000\]"),
+    (np.array([[0.0, np.nan]], np.float32), r"float values span"),
+    (np.array([[-5, 7]], np.int32), r"I values span \[-5, 7\] with negatives"),
+])
+def test_images_that_cannot_be_converted_are_refused(tmp_path, values, said):
+    Image.fromarray(values).save(tmp_path / "odd.tif")
+    with pytest.raises(ValueError, match=r"Could not convert image '.*odd.tif' to 8-bit "
+                                         r"grayscale: its " + said):
+        image.load_img(tmp_path / "odd.tif", color_mode="grayscale")
