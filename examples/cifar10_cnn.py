@@ -28,16 +28,23 @@ def load(quick):
                 (rng.integers(0, 256, (16, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, 16)))
     from kernelnet.datasets import cifar10
 
-    return cifar10.load_data()
+    try:
+        return cifar10.load_data()
+    except (OSError, ValueError) as err:      # offline, or no file placed: one clear line
+        raise SystemExit(f"cifar10_cnn.py: {' '.join(str(err).split())}") from None
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=25)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=25, help="passes over the data")
+    parser.add_argument("--batch-size", type=int, default=32, help="images per step")
     parser.add_argument("--samples", type=int, default=None, help="train on the first N images")
     parser.add_argument("--quick", action="store_true", help="1 epoch on 64 random images (CI)")
-    parser.add_argument("--out", default="runs/cifar10_cnn")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 quiet, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--out", default="runs/cifar10_cnn", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     kernelnet.utils.set_random_seed(0)
@@ -57,7 +64,7 @@ def main(argv=None):
     batches = datagen.flow(x_train, y_train, batch_size=args.batch_size, seed=0)
     vis.plot_images(batches[0][0], batches[0][1], CLASSES, n=16, path=out / "augmented.png")
     history = model.fit(batches, epochs=1 if args.quick else args.epochs,
-                        validation_data=(x_test, y_test), verbose=2)
+                        validation_data=(x_test, y_test), verbose=args.verbose)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"Test accuracy: {accuracy:.4f}")
     probs = model.predict(x_test[:8], verbose=0)

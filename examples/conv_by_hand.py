@@ -29,10 +29,12 @@ def conv_loop(image, kernel):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--index", type=int, default=0, help="which MNIST test digit")
     parser.add_argument("--quick", action="store_true", help="(nothing to shorten here)")
-    parser.add_argument("--out", default="runs/conv_by_hand")
+    parser.add_argument("--out", default="runs/conv_by_hand", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

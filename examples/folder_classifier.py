@@ -48,13 +48,18 @@ def make_photo_folder(folder, per_class=40, seed=0):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--data-dir", default=None, help="one subfolder per class")
-    parser.add_argument("--image-size", type=int, default=32)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--image-size", type=int, default=32,
+                        help="images are resized to N x N")
+    parser.add_argument("--epochs", type=int, default=10, help="passes over the data")
+    parser.add_argument("--batch-size", type=int, default=16, help="images per step")
     parser.add_argument("--quick", action="store_true", help="few images, 1 epoch (CI)")
-    parser.add_argument("--out", default="runs/folder_classifier")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 quiet, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--out", default="runs/folder_classifier", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     kernelnet.utils.set_random_seed(0)
@@ -77,7 +82,7 @@ def main(argv=None):
                      blocks=((16, 1), (32, 1)) if args.quick else ((32, 2), (64, 2)))
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     history = model.fit(train, epochs=1 if args.quick else args.epochs, validation_data=val,
-                        verbose=2)
+                        verbose=args.verbose)
     x_val, y_val = val[0]
     vis.plot_history(history, path=out / "history.png")
     vis.plot_predictions(x_val, model.predict(x_val, verbose=0), names, y_val,

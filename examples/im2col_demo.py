@@ -30,9 +30,11 @@ def conv_naive(x, kernel):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="smaller timing problem")
-    parser.add_argument("--out", default="runs/im2col")
+    parser.add_argument("--out", default="runs/im2col", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -63,18 +65,24 @@ def main(argv=None):
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(6, 2.4))
-    ax = fig.add_subplot(1, 2, 1)
-    ax.imshow(np.arange(16).reshape(4, 4), cmap="viridis")
-    ax.set_title("input 4x4")
-    ax = fig.add_subplot(1, 2, 2)
-    ax.imshow(ops.im2col(np.arange(16.0).reshape(1, 4, 4, 1), 3, 3), cmap="viridis")
-    ax.set_title("im2col: 4 windows x 9 values")
-    for ax in fig.axes:
+    fig = Figure(figsize=(8, 2.8))
+    grid = fig.add_gridspec(1, 2, width_ratios=[4, 9])
+    image = np.arange(16).reshape(4, 4)
+    cols = ops.im2col(np.arange(16.0).reshape(1, 4, 4, 1), 3, 3).astype(int)   # (4, 9)
+    for k, (values, title) in enumerate([
+            (image, "input 4x4 (pixel values)"),
+            (cols, "im2col: one row per 3x3 window (4 x 9)")]):
+        ax = fig.add_subplot(grid[0, k])
+        ax.imshow(values, cmap="viridis", vmin=0, vmax=15)
+        for (i, j), v in np.ndenumerate(values):             # the numbers, on each cell
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=9,
+                    color="white" if v < 8 else "black")
+        ax.set_title(title, fontsize=9)
         ax.set_xticks([])
         ax.set_yticks([])
+    ax.set_yticks(range(4), labels=[f"window {w}" for w in range(4)], fontsize=7)
     fig.tight_layout()
-    fig.savefig(out / "im2col.png", dpi=80)
+    fig.savefig(out / "im2col.png", dpi=100)
     print(f"Saved {out / 'im2col.png'}")
     return naive_s, im2col_s
 

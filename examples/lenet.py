@@ -16,11 +16,15 @@ from kernelnet.utils import to_categorical
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=64)
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the data")
+    parser.add_argument("--batch-size", type=int, default=64, help="images per step")
     parser.add_argument("--quick", action="store_true", help="1 epoch on 1,000 images (CI)")
-    parser.add_argument("--out", default="runs/lenet")
+    parser.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                        help="0 quiet, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--out", default="runs/lenet", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     kernelnet.utils.set_random_seed(0)
@@ -36,7 +40,7 @@ def main(argv=None):
     model.compile(optimizer="adam", loss="categorical_crossentropy", metrics=["accuracy"])
     model.summary()
     history = model.fit(x_train, y_train, batch_size=args.batch_size, epochs=epochs,
-                        validation_data=(x_test, y_test), verbose=2)
+                        validation_data=(x_test, y_test), verbose=args.verbose)
     loss, accuracy = model.evaluate(x_test, y_test, verbose=0)
     print(f"Test accuracy: {accuracy:.4f}")
 

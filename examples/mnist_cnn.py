@@ -32,17 +32,20 @@ def build_model(num_classes: int = 10) -> Sequential:
 
 
 def main(argv=None) -> float:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=5)
-    parser.add_argument("--batch-size", type=int, default=128)
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--epochs", type=int, default=5, help="passes over the data")
+    parser.add_argument("--batch-size", type=int, default=128, help="images per step")
     parser.add_argument("--samples", type=int, default=None, help="train on the first N images")
     parser.add_argument("--test-samples", type=int, default=None,
                         help="evaluate on the first N test images")
     parser.add_argument("--quick", action="store_true",
                         help="CI mode: 1 epoch on 512 images, 500 test images")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--verbose", type=int, default=1)
-    parser.add_argument("--out", default="runs/mnist_cnn")
+    parser.add_argument("--seed", type=int, default=0, help="random seed")
+    parser.add_argument("--verbose", type=int, default=1,
+                        help="0 quiet, 1 progress bar, 2 one line per epoch")
+    parser.add_argument("--out", default="runs/mnist_cnn", help="output folder")
     args = parser.parse_args(argv)
     if args.quick:
         args.epochs, args.samples, args.test_samples = 1, 512, 500

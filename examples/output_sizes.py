@@ -41,10 +41,12 @@ def table(size=28):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--size", type=int, default=28)
+    parser = argparse.ArgumentParser(
+        description=" ".join(__doc__.split("\n\n")[0].split()),
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--size", type=int, default=28, help="input size N of an N x N image")
     parser.add_argument("--quick", action="store_true", help="(already quick)")
-    parser.add_argument("--out", default="runs/output_sizes")
+    parser.add_argument("--out", default="runs/output_sizes", help="output folder")
     args = parser.parse_args(argv)
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)

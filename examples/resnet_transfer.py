@@ -70,15 +70,21 @@ def train(model: Model, data: tuple, lr: float, epochs: int, title: str) -> floa
     (x, y), (x_test, y_test) = data
     model.compile(optimizer=optimizers.Adam(learning_rate=lr), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    model.fit(x, y, batch_size=64, epochs=epochs, verbose=0)
+    print(f"{title}: training {epochs} epoch(s) on {len(x)} digits")
+    model.fit(x, y, batch_size=64, epochs=epochs, verbose=2)     # one line per epoch
     _, acc = model.evaluate(x_test, y_test, verbose=0)
     print(f"{title}: test accuracy {acc:.3f} ({len(model.trainable_weights)} trainable arrays)")
     return acc
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        description="Transfer learning with a small ResNet: pretrain on digits 0-4, freeze the "
+                    "backbone and train a new head on 5-9, then fine-tune the top block.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="tiny subset and 1 epoch (CI)")
+    parser.add_argument("--out", default="runs/resnet_transfer",
+                        help="folder for the fine-tuned model")
     args = parser.parse_args(argv)
     n_train, n_test, epochs = (256, 128, 1) if args.quick else (6000, 1000, 3)
     utils.set_random_seed(0)
@@ -100,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     for layer in backbone.layers:
         layer.trainable = layer.name.startswith("conv3")      # only the top block
     train(model_b, task_b, 1e-4, epochs, "3. fine-tune the top block on 5-9")
+    model_b.save(f"{args.out}/resnet_transfer.kn")
+    print(f"Saved {args.out}/resnet_transfer.kn")
     return 0
 
 

@@ -240,3 +240,72 @@ def test_help_and_python_m(capsys):
         sys.argv = ["kernelnet", "--version"]
         runpy.run_module("kernelnet", run_name="__main__")
     assert done.value.code == 0
+
+
+def test_seed_defaults_to_0_and_is_recorded(tmp_path):
+    args = ["train", "--arch", "lenet5", "--data", "synthetic", "--samples", "24",
+            "--test-samples", "6", "--epochs", "1", "--verbose", "0"]
+    assert cli.main([*args, "--out", str(tmp_path / "a")]) == 0
+    assert cli.main([*args, "--out", str(tmp_path / "b")]) == 0
+    runs = [json.loads((tmp_path / d / "run.json").read_text()) for d in "ab"]
+    assert runs[0]["args"]["seed"] == 0
+    assert runs[0]["history"] == runs[1]["history"]        # same command, same numbers
+
+
+def test_run_json_says_what_validated(trained, tmp_path):
+    run = json.loads((trained / "run.json").read_text())
+    assert run["args"]["validation_split"] is None
+    assert run["validation"] == "the test set (24 samples)"
+    assert train(tmp_path, "--validation-split", "0.25") == 0
+    run = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert run["validation"] == "last 0.25 of the training data (12 samples)"
+
+
+def test_validation_split_holds_out_the_end_of_the_training_arrays():
+    import argparse
+
+    args = argparse.Namespace(data="synthetic", data_dir=None, samples=40, test_samples=8,
+                              image_size=None, channels=None, validation_split=0.25)
+    data = _data.load(args)
+    x, y = data.train
+    full, _ = _data.synthetic(40)
+    assert len(x) == 30 and len(data.x_val) == 10
+    np.testing.assert_array_equal(data.x_val, full[30:])
+    assert data.validation[0] is data.x_val
+
+
+def test_folder_with_test_folder_rejects_validation_split(tmp_path):
+    from kernelnet.preprocessing.image import save_img
+
+    for part in ("train", "test"):
+        for cls in ("a", "b"):
+            (tmp_path / part / cls).mkdir(parents=True)
+            save_img(tmp_path / part / cls / "0.png", np.zeros((8, 8, 1)), scale=False)
+    code = cli.main(["train", "--arch", "lenet5", "--data-dir", str(tmp_path), "--image-size",
+                     "28", "--validation-split", "0.1", "--out", str(tmp_path / "o")])
+    assert code == 2
+
+
+def test_predict_warns_when_background_is_the_opposite_of_training(trained, images, tmp_path,
+                                                                   capsys):
+    from kernelnet.preprocessing.image import save_img
+
+    x, _ = _data.synthetic(2, (28, 28), 1)                # x[1]: a band in the middle
+    save_img(tmp_path / "inverted.png", (1 - x[1]) * 255, scale=False)
+    assert cli.main(["predict", str(trained / "model.kn"), str(images / "img0.png"),
+                     str(tmp_path / "inverted.png"), "--verbose", "0"]) == 0
+    err = capsys.readouterr().err
+    assert "inverted.png has a light background" in err and "img0.png" not in err
+
+
+def test_without_matplotlib_train_claims_no_pictures(tmp_path, monkeypatch, capsys):
+    from kernelnet import visualization
+
+    def missing(*args, **kwargs):
+        raise ImportError("kernelnet.visualization needs matplotlib, which is not installed.")
+
+    monkeypatch.setattr(visualization, "plot_history", missing)
+    assert train(tmp_path) == 0
+    out = capsys.readouterr().out
+    assert "No pictures written" in out and "png" not in out and "plots" not in out
+    assert "Saved model.kn, history.csv, history.json, run.json in" in out

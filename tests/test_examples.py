@@ -65,7 +65,7 @@ def test_folder_classifier(tmp_path):
 
 def test_visualize(tmp_path):
     heat = run_example("visualize", "--quick", "--out", str(tmp_path))
-    assert heat.shape == (24, 24) and heat.min() >= 0 and heat.max() <= 1
+    assert heat.shape == (10, 10) and heat.min() >= 0   # LeNet-5: c3 is 10x10 and heat.max() <= 1
     assert pngs(tmp_path) == {"kernels.png", "feature_maps.png", "grad_cam.png"}
 
 
@@ -75,5 +75,17 @@ def test_mnist_cnn(tmp_path):
     assert {"mnist_cnn.kn", "history.json", "history.png"} <= {p.name for p in tmp_path.iterdir()}
 
 
-def test_resnet_transfer():
-    assert run_example("resnet_transfer", "--quick") == 0
+def test_resnet_transfer(tmp_path, capsys):
+    assert run_example("resnet_transfer", "--quick", "--out", str(tmp_path)) == 0
+    assert (tmp_path / "resnet_transfer.kn").is_file()
+    assert "Epoch 1/1" in capsys.readouterr().out          # progress, not two silent minutes
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in EXAMPLES.glob("*.py")))
+def test_every_example_has_out_and_a_whole_help_description(name, capsys):
+    with pytest.raises(SystemExit):
+        run_example(name, "--help")
+    text = capsys.readouterr().out
+    assert "--out" in text
+    description = " ".join(text.split("\n\n")[1].split())
+    assert description.endswith("."), description            # not cut mid-sentence

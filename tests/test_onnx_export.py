@@ -81,3 +81,24 @@ def test_unsupported_layer_is_named(tmp_path):
     model = Model(inputs, layers.Permute((2, 1), name="perm")(inputs))
     with pytest.raises(ValueError, match=r"Layer 'perm' \(Permute\) cannot be exported"):
         export_onnx(model, tmp_path / "m.onnx")
+
+
+def test_model_export_is_keras_3_signature_for_onnx(tmp_path, rng, capsys):
+    model = applications.LeNet5()
+    x = rng.random((3, 28, 28, 1), dtype=np.float32)
+    model.export(tmp_path / "lenet.onnx", format="onnx")
+    assert "(ONNX)" in capsys.readouterr().out
+    session = ort.InferenceSession(str(tmp_path / "lenet.onnx"),
+                                   providers=["CPUExecutionProvider"])
+    np.testing.assert_allclose(session.run(None, {"input": x})[0],
+                               model.predict(x, verbose=0), atol=1e-4)
+    model.export(tmp_path / "quiet.onnx", verbose=False, opset=17)   # format="onnx" default
+    assert capsys.readouterr().out == "" and (tmp_path / "quiet.onnx").stat().st_size > 0
+
+
+def test_model_export_rejects_other_formats(tmp_path):
+    model = applications.LeNet5()
+    with pytest.raises(ValueError, match="Received: format='tf_saved_model'"):
+        model.export(tmp_path / "m", format="tf_saved_model")
+    with pytest.raises(TypeError, match="unexpected keyword arguments \\['dynamic'\\]"):
+        model.export(tmp_path / "m.onnx", dynamic=True)

@@ -128,6 +128,93 @@ def test_grad_cam_defaults_to_last_conv_and_is_in_unit_range(rng):
     assert heat.shape == (6, 6) and heat.min() >= 0 and heat.max() <= 1
 
 
+def test_feature_geometry_puts_cells_at_the_centre_of_what_they_saw():
+    from kernelnet.applications import LeNet5, MnistCNN
+    from kernelnet.visualization.gradcam import feature_geometry
+
+    # LeNet-5 on 28x28: c1 "same" keeps pixels, s2 halves (cell j at 2j + 0.5), c3 (5x5
+    # valid) drops two cells at each border: cell m is centred on pixel 2(m + 2) + 0.5.
+    assert feature_geometry(LeNet5(), "c3") == ((4.5, 2.0), (4.5, 2.0))
+    cnn = MnistCNN()
+    assert feature_geometry(cnn, vis.conv_layers(cnn)[-1].name) == ((2.0, 1.0), (2.0, 1.0))
+    # "same" 3x3 stride 2 on 8 pixels pads (0, 1): cell i covers pixels 2i..2i+2
+    model = Sequential([layers.Input(shape=(8, 8, 1)),
+                        layers.Conv2D(1, 3, strides=2, padding="same", name="c")])
+    assert feature_geometry(model, "c") == ((1.0, 2.0), (1.0, 2.0))
+    # through padding, pooling and residual Adds: ZeroPadding2D(3) + 7x7/2 is centred on 2i
+    from kernelnet.applications import ResNet18
+
+    resnet = ResNet18(input_shape=(64, 64, 3), weights=None, classes=10)
+    assert feature_geometry(resnet, "conv1_conv") == ((0.0, 2.0), (0.0, 2.0))
+    assert feature_geometry(resnet, "pool1_pool") == ((0.0, 4.0), (0.0, 4.0))
+    assert feature_geometry(resnet, "conv5_block2_2_conv")[0][1] == 32.0
+
+
+def test_to_image_size_interpolates_between_cell_centres():
+    from kernelnet.visualization.gradcam import to_image_size
+
+    cells = np.zeros((3, 3))
+    cells[1, 1] = 1.0
+    heat = to_image_size(cells, (9, 9), ((2.0, 2.0), (2.0, 2.0)))  # centres at pixels 2, 4, 6
+    assert heat[4, 4] == 1.0 and heat[3, 4] == heat[5, 4] == 0.5
+    assert heat[2, 4] == heat[0, 4] == heat[8, 8] == 0.0
+    stretched = to_image_size(cells, (9, 9))                         # unknown: evenly spread
+    assert stretched[4, 4] == 1.0 and stretched[1, 4] == 0.0
+
+
+def _stroke_share(model, layer_name=None, digits=12):
+    """Fraction of the Grad-CAM heat on a digit's stroke pixels (ink > 0.3) or next to them
+    (a 3x3 convolution answers on a stroke's edges), per test digit."""
+    from kernelnet.datasets import mnist
+    from kernelnet.visualization.gradcam import grad_cam_image
+
+    _, (x_test, _) = mnist.load_data()
+    shares, areas = [], []
+    for digit in x_test[:digits, :, :, None].astype("float32") / 255:
+        stroke = digit[..., 0] > 0.3
+        near = stroke.copy()
+        for dy in (-1, 0, 1):
+            for dx in (-1, 0, 1):
+                near |= np.roll(stroke, (dy, dx), axis=(0, 1))
+        heat = grad_cam_image(model, digit, layer_name)
+        shares.append(heat[near].sum() / heat.sum())
+        areas.append(near.mean())
+    return np.array(shares), float(np.mean(areas))
+
+
+@pytest.fixture(scope="module")
+def mnist_models():
+    """LeNet-5 and the Keras MNIST CNN after one epoch on a few thousand MNIST digits."""
+    from kernelnet import utils
+    from kernelnet.applications import LeNet5, MnistCNN
+    from kernelnet.datasets import mnist
+
+    utils.set_random_seed(0)
+    (x, y), _ = mnist.load_data()
+    x = x[..., None].astype("float32") / 255
+    trained = {}
+    for name, factory, n in (("lenet", LeNet5, 3000), ("cnn", MnistCNN, 1500)):
+        model = factory()
+        model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+        model.fit(x[:n], y[:n], batch_size=32, epochs=1, verbose=0)
+        trained[name] = model
+    return trained
+
+
+@pytest.mark.parametrize("name,layer_name", [("lenet", "c1"), ("cnn", None)])
+def test_grad_cam_heat_lies_on_the_digit_strokes(mnist_models, name, layer_name):
+    shares, area = _stroke_share(mnist_models[name], layer_name)
+    # the stroke and its edge pixels are about a quarter of the image, and hold most of the heat
+    assert area < 0.4 and shares.min() > 0.5, shares
+
+
+def test_grad_cam_of_lenet_last_conv_leans_on_the_strokes(mnist_models):
+    # c3 cells see 14x14 pixels, so their map is coarse; still more heat lies on the strokes
+    # than their share of the image (before the fix, the heat sat on the background: ~0.15)
+    shares, area = _stroke_share(mnist_models["lenet"])
+    assert shares.mean() > area + 0.05, (shares, area)
+
+
 def test_grad_cam_needs_a_conv_layer():
     model = Sequential([layers.Input(shape=(4, 4, 1)), layers.Flatten(), layers.Dense(2)])
     with pytest.raises(ValueError, match="no Conv2D layer"):
@@ -142,6 +229,12 @@ def test_plot_history_returns_figure_and_saves(tmp_path):
     lines = {line.get_label() for line in fig.axes[0].get_lines()}
     assert lines == {"loss", "val_loss"}
     assert_png(tmp_path / "h.png")
+
+
+def test_plot_history_epoch_ticks_are_integers():
+    fig = vis.plot_history({"loss": [1.0, 0.5], "val_loss": [1.1, 0.7]})
+    ticks = [t for t in fig.axes[0].get_xticks() if 1 <= t <= 2]
+    assert ticks and all(float(t).is_integer() for t in ticks)
 
 
 def test_plot_history_into_given_axes_and_from_json(tmp_path):
@@ -185,7 +278,9 @@ def test_plot_kernels_rejects_layer_without_kernel():
 def test_plot_feature_maps_one_row_per_spatial_layer(tmp_path, rng):
     model = small_cnn()
     fig = vis.plot_feature_maps(model, rng.standard_normal((8, 8, 1)), path=tmp_path / "f.png")
-    assert [ax.get_title(loc="left") for ax in fig.axes] == ["conv_a: 6x6x4", "pool: 3x3x4"]
+    titles = [ax.get_title(loc="left") for ax in fig.axes if ax.get_title(loc="left")]
+    assert titles == ["conv_a: 6x6x4 (4 of 4 channels)", "pool: 3x3x4 (4 of 4 channels)"]
+    assert len(fig.axes) == 4                       # each row has its colorbar
     assert_png(tmp_path / "f.png")
 
 
@@ -218,9 +313,17 @@ def test_plot_grad_cam_and_images(tmp_path, rng):
     fig = vis.plot_grad_cam(model, rng.random((8, 8, 1)), class_names=["a", "b", "c"],
                             path=tmp_path / "g.png")
     assert len(fig.axes[0].images) == 2 and "conv_a" in fig.axes[0].get_title()
+    assert len(fig.axes) == 2                       # the image and the heat map's colorbar
     assert_png(tmp_path / "g.png")
     fig = vis.plot_images(rng.random((5, 8, 8, 3)), y=[0, 1, 0, 1, 1], class_names=["u", "v"])
-    assert fig.axes[0].get_title() == "u v u v v"
+    assert [ax.get_title() for ax in fig.axes] == ["u", "v", "u", "v", "v"]   # one per image
+
+
+def test_grad_cam_image_on_a_residual_graph(rng):
+    from kernelnet.visualization.gradcam import grad_cam_image
+
+    heat = grad_cam_image(residual_cnn(), rng.standard_normal((6, 6, 2)))   # through the Add
+    assert heat.shape == (6, 6) and 0 <= heat.min() and heat.max() <= 1
 
 
 def test_figures_never_touch_pyplot_state(rng):

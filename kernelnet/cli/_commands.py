@@ -30,7 +30,7 @@ def evaluate(args: argparse.Namespace) -> int:
         args.data = _run_info(args.model).get("data")
         if args.data not in _data.DATASETS:
             raise UsageError("evaluate needs --data NAME or --data-dir DIR.")
-    args.seed, args.image_size, args.channels = None, None, None
+    args.seed, args.image_size, args.channels, args.samples = None, None, None, None
     data = _data.load(args, _models.image_shape(model))
     if args.data_dir:  # the whole folder: join the two parts
         x, y = _data.collect(data.train)
@@ -78,19 +78,45 @@ def load_images(files: list[Path], shape: tuple[int, int, int]) -> Array:
 
 
 def _predict_batches(model: Any, x: Array, batch_size: int, verbose: int) -> Array:
-    from tqdm import tqdm
+    from kernelnet.utils._tqdm import tqdm_class
+
+    tqdm = tqdm_class()
 
     starts = range(0, len(x), batch_size)
     bar = tqdm(starts, desc="predict", unit="batch", disable=not verbose or len(starts) < 2)
     return np.concatenate([model.predict(x[s:s + batch_size], verbose=0) for s in bar])
 
 
+def warn_polarity(files: list[Path], x: Array, info: dict) -> None:
+    """Warns on stderr about images whose background is light where the training images'
+    was dark, or the other way round (a black-on-white digit given to an MNIST model)."""
+    trained = info.get("background")
+    if trained is None and info.get("data") in ("mnist", "fashion_mnist"):
+        trained = 0.0                      # runs written before run.json recorded it
+    if trained is None:
+        return
+    import sys
+
+    def shade(v: float) -> str:
+        return "light" if v > 0.5 else "dark"
+
+    for f, img in zip(files, x):
+        own = _data.background(img[np.newaxis])
+        if shade(own) != shade(trained) and abs(own - trained) > 0.25:
+            hint = " (MNIST digits are white on black)" if info.get("data") == "mnist" else ""
+            print(f"kernelnet: warning: {f} has a {shade(own)} background ({own:.2f}) but the "
+                  f"model was trained on images with a {shade(trained)} one ({trained:.2f})"
+                  f"{hint}; invert it to match, e.g. PIL.ImageOps.invert.", file=sys.stderr)
+
+
 def predict(args: argparse.Namespace) -> int:
     model = _models.load(args.model, compile=False)
     files = image_files(args.paths)
-    probs = _predict_batches(model, load_images(files, _models.image_shape(model)),
-                             args.batch_size, args.verbose)
-    names = _run_info(args.model).get("class_names") or [str(i) for i in range(probs.shape[1])]
+    info = _run_info(args.model)
+    x = load_images(files, _models.image_shape(model))
+    warn_polarity(files, x, info)
+    probs = _predict_batches(model, x, args.batch_size, args.verbose)
+    names = info.get("class_names") or [str(i) for i in range(probs.shape[1])]
     top_k = min(args.top_k, probs.shape[1])
     results = []
     for f, p in zip(files, probs):
@@ -115,14 +141,19 @@ def summary(args: argparse.Namespace) -> int:
 
 
 def inspect(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from kernelnet.utils._tqdm import tqdm_class
+
+    tqdm = tqdm_class()
 
     from kernelnet import visualization as vis
 
     model = _models.load(args.model, compile=False)
     shape = _models.image_shape(model)
-    x = load_images(image_files([args.image]), shape)[0]
-    names = _run_info(args.model).get("class_names")
+    files = image_files([args.image])
+    x = load_images(files, shape)[0]
+    info = _run_info(args.model)
+    warn_polarity(files, x[np.newaxis], info)
+    names = info.get("class_names")
     out = Path(args.out)
     convs = vis.conv_layers(model)
     if not convs:

@@ -42,6 +42,40 @@ class Data:
     class_names: list[str]
     input_shape: tuple[int, int, int]
     extra: dict = field(default_factory=dict)
+    x_val: Array | None = None       # held out of the training data by --validation-split
+    y_val: Array | None = None
+
+    @property
+    def validation(self) -> tuple[Array, Array] | None:
+        """What `fit` validates on: the held-out part, else the test set (if any)."""
+        if self.x_val is not None:
+            return self.x_val, self.y_val
+        return (self.x_test, self.y_test) if len(self.x_test) else None
+
+
+def background(x: Array) -> float:
+    """Mean of the images' border pixels (the background), in [0, 1]: ~0 for MNIST digits."""
+    x = np.asarray(x[:1000], dtype=np.float32)
+    border = np.concatenate([x[:, 0].ravel(), x[:, -1].ravel(), x[:, :, 0].ravel(),
+                             x[:, :, -1].ravel()])
+    return float(border.mean())
+
+
+def hold_out(data: Data, fraction: float | None) -> Data:
+    """Moves the last `fraction` of array training data to the validation set (as Keras'
+    `fit(validation_split=...)` does) and records in `extra` what validates."""
+    x, y = data.train
+    if fraction:
+        k = int(len(x) * fraction)
+        if not 0 < k < len(x):
+            raise UsageError(f"--validation-split {fraction} of {len(x)} training samples "
+                             f"leaves {k} to validate on; use a larger fraction.")
+        data.train, data.x_val, data.y_val = (x[:-k], y[:-k]), x[-k:], y[-k:]
+        data.extra["validation"] = f"last {fraction:g} of the training data ({k} samples)"
+    else:
+        data.extra["validation"] = f"the test set ({len(data.x_test)} samples)"
+    data.extra["background"] = background(x)
+    return data
 
 
 def one_hot(y: Array, classes: int) -> Array:
@@ -101,6 +135,9 @@ def folder_iterators(data_dir: Path, size: tuple[int, int], channels: int, batch
     color = "grayscale" if channels == 1 else "rgb"
     sub = {p.name: p for p in data_dir.iterdir() if p.is_dir()} if data_dir.is_dir() else {}
     test_dir = sub.get("test") or sub.get("validation") or sub.get("val")
+    if "train" in sub and test_dir and validation_split:
+        raise UsageError(f"--validation-split applies to a --data-dir without a test/ folder; "
+                         f"{str(data_dir)!r} has train/ and {test_dir.name}/, which validates.")
     split = 0.0 if "train" in sub and test_dir else validation_split
     common = dict(target_size=size, color_mode=color, batch_size=batch_size, seed=seed)
     train_gen = ImageDataGenerator(rescale=1 / 255, validation_split=split, **augment)
@@ -139,16 +176,22 @@ def load(args: Any, input_shape: tuple | None = None) -> Data:
             raise UsageError(f"--data-dir {str(data_dir)!r} is not a folder.")
         size = tuple(input_shape[:2]) if input_shape else parse_size(args.image_size or "64")
         channels = input_shape[2] if input_shape else (args.channels or 3)
-        train, test = folder_iterators(data_dir, size, channels, args.batch_size,
-                                       getattr(args, "validation_split", 0.0),
+        split = getattr(args, "validation_split", None)
+        split = 0.2 if split is None and not (data_dir / "train").is_dir() else split
+        train, test = folder_iterators(data_dir, size, channels, args.batch_size, split or 0.0,
                                        augmentation(args), args.seed)
         names = sorted(train.class_indices, key=train.class_indices.get)
         if test is None:
             x_test = np.zeros((0, *size, channels), "float32")
             y_test = np.zeros((0, len(names)), "float32")
+            held_out = "none"
         else:
             x_test, y_test = collect(test)
-        return Data(str(data_dir), train, x_test, y_test, names, (*size, channels))
+            held_out = (f"{split:g} of {data_dir} held out" if split
+                        else f"{Path(test.directory).name}/ folder")
+        return Data(str(data_dir), train, x_test, y_test, names, (*size, channels),
+                    extra={"validation": f"{held_out} ({len(x_test)} images, also the test set)",
+                           "background": background(x_test) if len(x_test) else None})
     if args.data is None:
         raise UsageError("Say which data to use: --data NAME "
                          f"({', '.join(DATASETS)}) or --data-dir DIR.")
@@ -160,12 +203,14 @@ def load(args: Any, input_shape: tuple | None = None) -> Data:
         channels = input_shape[2] if input_shape else (args.channels or 1)
         (x, y), (xt, yt) = (synthetic(args.samples or 96, size, channels, 0),
                             synthetic(args.test_samples or 48, size, channels, 1))
-        return Data("synthetic", (x, one_hot(y, 3)), xt, one_hot(yt, 3), SYNTHETIC_CLASSES,
-                    (*size, channels))
+        return hold_out(Data("synthetic", (x, one_hot(y, 3)), xt, one_hot(yt, 3),
+                             SYNTHETIC_CLASSES, (*size, channels)),
+                        getattr(args, "validation_split", None))
     if args.image_size:
         raise UsageError(f"--image-size applies to --data-dir and --data synthetic; {args.data} "
                          "images have a fixed size.")
-    return _named(args.data, args.samples, args.test_samples)
+    return hold_out(_named(args.data, args.samples, args.test_samples),
+                    getattr(args, "validation_split", None))
 
 
 def augmentation(args: Any) -> dict:

@@ -192,7 +192,7 @@ def _continue_data(data: _data.Data, state: dict) -> None:
 def _fit(model: Any, data: _data.Data, args: argparse.Namespace, recorder: _RunRecorder,
          extra_callbacks: list, initial_epoch: int) -> None:
     cbs = [callbacks_module.TerminateOnNaN(), recorder, *extra_callbacks]
-    validation = (data.x_test, data.y_test) if len(data.x_test) else None
+    validation = data.validation
     if isinstance(data.train, tuple):
         x, y = data.train
         model.fit(x, y, batch_size=args.batch_size, epochs=args.epochs, verbose=args.verbose,
@@ -202,10 +202,11 @@ def _fit(model: Any, data: _data.Data, args: argparse.Namespace, recorder: _RunR
                   validation_data=validation, initial_epoch=initial_epoch)
 
 
-def _report(model: Any, data: _data.Data, out: Path, state: dict) -> None:
-    """Test metrics into run.json and, when matplotlib is there, the three pictures."""
+def _report(model: Any, data: _data.Data, out: Path, state: dict) -> list[str]:
+    """Test metrics into run.json and, when matplotlib is there, the three pictures (their
+    file names are returned)."""
     if not len(data.x_test):
-        return
+        return []
     metrics = model.evaluate(data.x_test, data.y_test, verbose=0, return_dict=True)
     state["test"] = {k: float(v) for k, v in metrics.items()}
     print("Test: " + "  ".join(f"{k}: {v:.4f}" for k, v in state["test"].items()))
@@ -220,6 +221,8 @@ def _report(model: Any, data: _data.Data, out: Path, state: dict) -> None:
                              path=out / "predictions.png")
     except ImportError as err:
         print(f"No pictures written: {err}")
+        return []
+    return ["history.png", "confusion_matrix.png", "predictions.png"]
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
@@ -260,8 +263,11 @@ def _run(args: argparse.Namespace, extra_callbacks: list | None) -> int:
     if resume_from is not None and args.lr is not None:
         model.optimizer.learning_rate = args.lr
     state.update(class_names=data.class_names, data=data.name, input_shape=data.input_shape,
-                 rescale=1 / 255)
+                 rescale=1 / 255, **data.extra)
     state.pop("stopped", None)  # a diverged run resumed (with a lower --lr)
+    if args.verbose:
+        print(f"Training on {data.name}, validating on {state.get('validation')}, "
+              f"seed {args.seed}.")
     recorder = _RunRecorder(out, state)
     recorder.save()
     if resume_from is not None:  # after the seed, data and model, which may draw from it
@@ -280,9 +286,10 @@ def _run(args: argparse.Namespace, extra_callbacks: list | None) -> int:
         return _diverged(recorder, out, args)
     recorder.checkpoint(state["history"], state["epochs_done"], name="model.kn")
     (out / CHECKPOINT).unlink(missing_ok=True)
-    _report(model, data, out, state)
+    pictures = _report(model, data, out, state)
     recorder.save()
-    print(f"Saved {out / 'model.kn'} and the history, plots and run.json in {out}/")
+    print(f"Saved {', '.join(['model.kn', 'history.csv', 'history.json', 'run.json', *pictures])}"
+          f" in {out}/")
     return 0
 
 

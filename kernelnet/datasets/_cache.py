@@ -17,7 +17,7 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from tqdm.auto import tqdm
+from kernelnet.utils._tqdm import tqdm_class
 
 _CHUNK = 1 << 16
 _TIMEOUT_S = 30
@@ -62,7 +62,7 @@ def download(url: str, dest: str | os.PathLike, sha256: str | None, verbose: boo
     try:
         with os.fdopen(fd, "wb") as out, _urlopen(url, timeout=_TIMEOUT_S) as response:
             total = response.headers.get("Content-Length") if response.headers else None
-            with tqdm(total=int(total) if total else None, unit="B", unit_scale=True,
+            with tqdm_class()(total=int(total) if total else None, unit="B", unit_scale=True,
                       desc=f"Downloading {dest.name}", disable=not verbose) as bar:
                 for chunk in iter(lambda: response.read(_CHUNK), b""):
                     out.write(chunk)

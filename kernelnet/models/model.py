@@ -386,9 +386,42 @@ class Model(Layer):
     def summary(self, line_length: int | None = None, positions: Any = None,
                 print_fn: Any = None, expand_nested: bool = False, show_trainable: bool = False,
                 batch_size: int = 32) -> None:
-        """Prints Keras' layer table plus multiply-adds per sample and activation memory."""
+        """Prints Keras' layer table plus multiply-adds per sample and activation memory.
+
+        The table is `line_length` characters wide, or as wide as the terminal (at most the
+        width every column prefers); cells that do not fit wrap onto more lines. `positions`
+        are Keras' column right edges (fractions of the line, or character positions).
+        """
         summary.print_summary(self, line_length=line_length, print_fn=print_fn,
-                              batch_size=batch_size, show_trainable=show_trainable)
+                              batch_size=batch_size, show_trainable=show_trainable,
+                              positions=positions)
+
+    def export(self, filepath: Any, format: str = "onnx", verbose: bool = True,
+               input_signature: Any = None, **kwargs: Any) -> None:
+        """Writes the model for inference elsewhere, with Keras 3's signature.
+
+        Only `format="onnx"` exists here (Keras' "tf_saved_model" and "openvino" need
+        TensorFlow/OpenVINO); it is `kernelnet.onnx_export.export_onnx(model, filepath,
+        opset=13)`, which needs the `onnx` extra. `kwargs` may give `opset`.
+        `input_signature` must be None: the batch axis is already dynamic.
+        """
+        if format != "onnx":
+            raise ValueError(f"Unrecognized format for `export()` of model {self.name!r}: "
+                             f"expected 'onnx'. Received: format={format!r}. Keras' "
+                             "'tf_saved_model' and 'openvino' formats need TensorFlow/OpenVINO.")
+        if input_signature is not None:
+            raise ValueError("`export()` takes no `input_signature`: the ONNX graph has the "
+                             f"model's input shape with a dynamic batch axis. Received: "
+                             f"input_signature={input_signature!r}.")
+        unknown = set(kwargs) - {"opset"}
+        if unknown:
+            raise TypeError(f"`export()` got unexpected keyword arguments {sorted(unknown)}; "
+                            "format='onnx' takes `opset`.")
+        from kernelnet import onnx_export
+
+        onnx_export.export_onnx(self, filepath, **kwargs)
+        if verbose:
+            print(f"Saved model {self.name!r} to {filepath} (ONNX).")
 
     def count_params(self) -> int:
         if not self.built:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import shutil
+import textwrap
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,42 +90,103 @@ def _fmt_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+# Columns: (header, preferred width, narrowest width). Cells wrap onto more lines when the
+# table is narrower than preferred; nothing is cut off.
+_COLUMNS = {"layer": ("Layer (type)", 32, 12), "shape": ("Output Shape", 24, 10),
+            "params": ("Param #", 12, 8), "macs": ("MACs/sample", 13, 7),
+            "memory": ("Act. mem (batch {})", 20, 9), "connected": ("Connected to", 24, 10),
+            "trainable": ("Trainable", 10, 6)}
+
+
+def column_widths(preferred: list[int], narrowest: list[int], total: int,
+                  needed: list[int] | None = None) -> list[int]:
+    """Widths summing to `total` (or to the narrowest table, if wider). Each column gets its
+    narrowest width; the spare width goes first to the columns whose cells still wrap
+    (`needed`: the longest cell + 1), in proportion to what they lack, then towards the
+    preferred widths, and what is left to the column that lacks the most.
+
+    Example:
+        >>> column_widths([32, 24, 12], [14, 12, 8], 48)
+        [23, 16, 9]
+        >>> column_widths([32, 24, 12], [14, 12, 8], 48, needed=[30, 14, 8])
+        [26, 14, 8]
+    """
+    widths = list(narrowest)
+    for target in (needed or preferred, preferred):
+        spare = total - sum(widths)
+        lack = [max(t - w, 0) for t, w in zip(target, widths)]
+        if spare > 0 and sum(lack):
+            share = min(spare / sum(lack), 1.0)
+            widths = [w + int(gap * share) for w, gap in zip(widths, lack)]
+    while sum(widths) < total:
+        lack = [p - w for p, w in zip(preferred, widths)]
+        widths[lack.index(max(lack)) if max(lack) > 0 else 0] += 1
+    return widths
+
+
+def _positions_to_widths(positions: list[float], total: int) -> list[int]:
+    """Keras' `positions`: right edges of the columns, as fractions of the line or columns."""
+    edges = [int(p * total) if p <= 1 else int(p) for p in positions]
+    return [b - a for a, b in zip([0, *edges], edges)]
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, max(width - 1, 1), break_on_hyphens=False) or [""]
+
+
 def print_summary(model, line_length: int | None = None, print_fn=None, batch_size: int = 32,
-                  show_trainable: bool = False) -> None:
+                  show_trainable: bool = False, positions: Any = None) -> None:
+    """Prints the layer table, as wide as `line_length` or else as the terminal (at most
+    the preferred width of every column), wrapping long cells as Keras 3 does."""
     print_fn = print_fn or print
     rows = layer_rows(model)
     functional = type(model).__name__ != "Sequential"
     itemsize = np.dtype(model.dtype).itemsize
-    headers = ["Layer (type)", "Output Shape", "Param #", "MACs/sample",
-               f"Act. mem (batch {batch_size})"]
-    widths = [32, 24, 12, 13, 20]
-    if functional:
-        headers.append("Connected to")
-        widths.append(24)
-    if show_trainable:
-        headers.append("Trainable")
-        widths.append(10)
-    total = line_length or sum(widths)
-
-    def line(cells):
-        text = "".join(str(c)[: w - 1].ljust(w) for c, w in zip(cells, widths))
-        return text[:total]
-
-    print_fn(f'Model: "{model.name}"')
-    print_fn("_" * total)
-    print_fn(line(headers))
-    print_fn("=" * total)
-    for i, row in enumerate(rows):
-        shape = row.output_shape
-        act = sample_bytes(shape, itemsize) * batch_size
-        cells = [f"{row.name} ({row.type})", _fmt_shape(shape), f"{row.params:,}",
-                 _fmt_count(row.macs), _fmt_bytes(act)]
+    keys = ["layer", "shape", "params", "macs", "memory"]
+    keys += ["connected"] if functional else []
+    keys += ["trainable"] if show_trainable else []
+    headers = [_COLUMNS[k][0].format(batch_size) for k in keys]
+    preferred = [_COLUMNS[k][1] for k in keys]
+    table = []
+    for row in rows:
+        cells = [f"{row.name} ({row.type})", _fmt_shape(row.output_shape), f"{row.params:,}",
+                 _fmt_count(row.macs),
+                 _fmt_bytes(sample_bytes(row.output_shape, itemsize) * batch_size)]
         if functional:
             cells.append(", ".join(row.connected_to))
         if show_trainable:
             cells.append("Y" if row.trainable else "N")
-        print_fn(line(cells))
-        print_fn(("=" if i == len(rows) - 1 else "_") * total)
+        table.append(cells)
+    total = line_length or min(shutil.get_terminal_size().columns, sum(preferred))
+    # narrowest widths that break no word (a layer name, a header word), if the line allows
+    longest = [max(len(word) + 1 for cells in [headers, *table] for word in cells[i].split()
+                   or [""]) for i in range(len(keys))]
+    needed = [min(max(len(cells[i]) + 1 for cells in table), p) for i, p in enumerate(preferred)]
+    narrowest = [_COLUMNS[k][2] for k in keys]
+    for i in sorted(range(len(keys)), key=lambda i: longest[i] - narrowest[i]):  # cheap first
+        whole = min(max(narrowest[i], longest[i]), preferred[i])
+        if sum(narrowest) - narrowest[i] + whole <= total:
+            narrowest[i] = whole
+    if positions is not None and len(positions) == len(keys):
+        widths = _positions_to_widths(list(positions), total)
+    else:
+        needed = [max(n, w) for n, w in zip(needed, narrowest)]
+        widths = column_widths(preferred, narrowest, total, needed)
+    total = sum(widths)
+
+    def emit(cells: list[str]) -> None:
+        wrapped = [_wrap(str(c), w) for c, w in zip(cells, widths)]
+        for k in range(max(map(len, wrapped))):
+            print_fn("".join((w[k] if k < len(w) else "").ljust(width)
+                             for w, width in zip(wrapped, widths)).rstrip())
+
+    print_fn(f'Model: "{model.name}"')
+    print_fn("_" * total)
+    emit(headers)
+    print_fn("=" * total)
+    for i, cells in enumerate(table):
+        emit(cells)
+        print_fn(("=" if i == len(table) - 1 else "_") * total)
     trainable = sum(w.size for w in model.trainable_weights)
     non_trainable = sum(w.size for w in model.non_trainable_weights)
     print_fn(f"Total params: {trainable + non_trainable:,} "

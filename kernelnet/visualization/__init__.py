@@ -9,11 +9,12 @@ Every plotting function returns the matplotlib `Figure`, saves it when given `pa
 - `plot_feature_maps(model, image)`: what each conv/pool layer outputs for an image.
 - `plot_predictions(images, probabilities)`: images with their top classes as bars.
 - `plot_confusion_matrix(y_true, y_pred)`, `plot_images(x, y)`.
-- `grad_cam(model, image)` -> heat map array; `plot_grad_cam(model, image)` -> Figure.
+- `grad_cam(model, image)` -> heat map array at the layer's resolution; `grad_cam_image`
+  places it on the image's pixels; `plot_grad_cam(model, image)` -> Figure.
 - `intermediate_outputs(model, x, names)`: activations of any layers (no plotting).
 """
 
-from kernelnet.visualization.gradcam import grad_cam, plot_grad_cam
+from kernelnet.visualization.gradcam import grad_cam, grad_cam_image, plot_grad_cam
 from kernelnet.visualization.history import plot_history
 from kernelnet.visualization.kernels import plot_feature_maps, plot_kernels
 from kernelnet.visualization.predictions import (
@@ -26,6 +27,6 @@ from kernelnet.visualization.probe import conv_layers, intermediate_outputs
 
 plot_filters = plot_kernels
 
-__all__ = ["confusion_matrix", "conv_layers", "grad_cam", "intermediate_outputs",
+__all__ = ["confusion_matrix", "conv_layers", "grad_cam", "grad_cam_image", "intermediate_outputs",
            "plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_grad_cam",
            "plot_history", "plot_images", "plot_kernels", "plot_predictions"]

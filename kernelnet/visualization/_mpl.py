@@ -52,12 +52,35 @@ def figure_and_axes(ax: Any, figsize: tuple[float, float], show: bool = False):
     return fig, fig.add_subplot(1, 1, 1)
 
 
+def _display_inline(fig: Any, dpi: int) -> bool:
+    """In a Jupyter kernel, shows `fig` as a PNG in the cell's output; False elsewhere.
+
+    NOTE: the figures are plain `Figure`s, not pyplot's, so Jupyter's inline backend would not
+    show them; rendering the PNG here needs no backend and shows each figure once.
+    """
+    from kernelnet.utils._tqdm import _in_notebook_kernel
+
+    if not _in_notebook_kernel():
+        return False
+    import io
+
+    from IPython.display import Image, display
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=dpi, bbox_inches="tight")
+    display(Image(data=buffer.getvalue()))
+    return True
+
+
 def finish(fig: Any, path: str | os.PathLike | None = None, show: bool = False, dpi: int = 100):
-    """Saves `fig` to `path` (parent folders created) and shows it if asked; returns `fig`."""
+    """Saves `fig` to `path` (parent folders created) and shows it if asked, or inline in
+    Jupyter; returns `fig`."""
     if path is not None:
         path = Path(path)
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=dpi, bbox_inches="tight")
+    if not show and _display_inline(fig, dpi):
+        return fig
     if show:
         import matplotlib.pyplot as plt
 

@@ -35,6 +35,9 @@ def plot_history(history: Any, metrics: tuple[str, ...] | None = None, ax: Any =
     Returns:
         The matplotlib `Figure`.
     """
+    _mpl.matplotlib()
+    from matplotlib.ticker import MaxNLocator
+
     logs = _as_dict(history)
     names = list(metrics or [k for k in logs if not k.startswith("val_") and k != "lr"])
     missing = [m for m in names if m not in logs]
@@ -51,6 +54,7 @@ def plot_history(history: Any, metrics: tuple[str, ...] | None = None, ax: Any =
             if key in logs:
                 values = logs[key]
                 axis.plot(range(1, len(values) + 1), values, style, markersize=3, label=key)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs 1, 2, 3, not 1.2
         axis.set_xlabel("epoch")
         axis.set_ylabel(name if ax is None else "value")
         axis.grid(alpha=0.3)

@@ -74,16 +74,12 @@ def plot_kernels(layer: Any, layer_name: str | None = None, channel: int | None 
     return _mpl.finish(fig, path, show)
 
 
-def feature_map_tiles(maps: Array, max_maps: int = 16) -> Array:
-    """`(h, w, c)` -> `(min(c, max_maps), h, w)`, each map scaled to [0, 1]."""
-    maps = np.moveaxis(np.asarray(maps, dtype=np.float64)[..., :max_maps], -1, 0)
-    return np.stack([_mpl.to_unit_range(m) for m in maps])
-
-
 def plot_feature_maps(model: Any, x: Any, layer_names: Any = None, max_maps: int = 16,
                       ax: Any = None, path: str | os.PathLike | None = None,
                       show: bool = False):
     """Draws what each conv/pool layer outputs for one image, one row of maps per layer.
+
+    The maps of a layer share one colour scale, shown by the colorbar beside them.
 
     Args:
         model: a built model.
@@ -115,10 +111,13 @@ def plot_feature_maps(model: Any, x: Any, layer_names: Any = None, max_maps: int
         if maps.ndim != 3:
             raise ValueError(f"Layer {name!r} outputs shape {(None, *maps.shape)}; feature maps "
                              "need a 4D output (batch, height, width, channels).")
-        tiles = feature_map_tiles(maps, max_maps)
-        axis.imshow(_mpl.mosaic(tiles, cols=len(tiles), pad=1, fill=np.nan), cmap="viridis",
-                    interpolation="nearest")
-        axis.set_title(f"{name}: {maps.shape[0]}x{maps.shape[1]}x{maps.shape[2]}", fontsize=8,
-                       loc="left")
+        shown = np.moveaxis(np.asarray(maps, dtype=np.float64)[..., :max_maps], -1, 0)
+        lo, hi = float(shown.min()), float(shown.max())
+        image = axis.imshow(_mpl.mosaic(shown, cols=len(shown), pad=1, fill=np.nan),
+                            cmap="viridis", interpolation="nearest", vmin=lo,
+                            vmax=hi if hi > lo else lo + 1)
+        fig.colorbar(image, ax=axis, fraction=0.02, pad=0.01)    # one value scale per layer
+        axis.set_title(f"{name}: {maps.shape[0]}x{maps.shape[1]}x{maps.shape[2]}"
+                       f" ({len(shown)} of {maps.shape[2]} channels)", fontsize=8, loc="left")
         axis.axis("off")
     return _mpl.finish(fig, path, show)

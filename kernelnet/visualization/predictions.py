@@ -105,16 +105,34 @@ def plot_predictions(images: Any, probabilities: Any, class_names: list[str] | N
 
 
 def plot_images(x: Any, y: Any = None, class_names: list[str] | None = None, n: int = 16,
-                ax: Any = None, path: str | os.PathLike | None = None, show: bool = False):
-    """Draws the first `n` images as one grid (labels in the title when `y` is given)."""
+                ax: Any = None, path: str | os.PathLike | None = None, show: bool = False,
+                cols: int | None = None):
+    """Draws the first `n` images as a grid, each titled with its label when `y` is given.
+
+    With `ax=`, the images are tiled into that one axes (labels then go in its title).
+    Returns the Figure.
+    """
     x = np.asarray(x)[:n]
-    shown = np.stack([_mpl.as_display_image(img)[0] for img in x])
-    image = _mpl.mosaic(shown, pad=2, fill=1.0)
-    fig, ax = _mpl.figure_and_axes(ax, (5, 5), show)
-    ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
-    ax.axis("off")
+    shown = [_mpl.as_display_image(img) for img in x]
+    labels = None
     if y is not None:
         ids = _class_ids(y, "y")[: len(x)]
         labels = [class_names[i] if class_names else str(i) for i in ids]
-        ax.set_title(" ".join(labels), fontsize=7)
+    if ax is not None:
+        image = _mpl.mosaic(np.stack([s[0] for s in shown]), pad=2, fill=1.0)
+        ax.imshow(image, cmap="gray" if image.ndim == 2 else None)
+        ax.axis("off")
+        if labels:
+            ax.set_title(" ".join(labels), fontsize=7)
+        return _mpl.finish(ax.figure, path, show)
+    cols = cols or int(np.ceil(np.sqrt(len(x))))
+    rows = int(np.ceil(len(x) / cols))
+    fig = _mpl.new_figure((1.3 * cols, 1.3 * rows + (0.25 * rows if labels else 0)), show)
+    for i, (img, cmap) in enumerate(shown):
+        axis = fig.add_subplot(rows, cols, i + 1)
+        axis.imshow(img, cmap=cmap, vmin=0, vmax=1)
+        axis.axis("off")
+        if labels:
+            axis.set_title(labels[i], fontsize=8)
+    fig.tight_layout()
     return _mpl.finish(fig, path, show)
