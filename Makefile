@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test bench lint clean docs docs-images graphviz
+.PHONY: install demo test bench bench-deps lint clean docs docs-images graphviz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,8 +47,16 @@ docs-images: install
 	   $(DOCS_RUNS)/folder_classifier/augmented_batch.png \
 	   $(DOCS_RUNS)/folder_classifier/predictions.png docs/images/
 
-bench: install
+# PyTorch's allocator configurations (benchmarks/run.py): Debian's tcmalloc and jemalloc.
+ALLOCATOR_PACKAGES := libtcmalloc-minimal4 libjemalloc2
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+bench-deps: install
 	$(PY) -m pip install -q -e ".[bench]"
+	@if ! ldconfig -p | grep -q libtcmalloc_minimal.so.4 || ! ldconfig -p | grep -q libjemalloc.so.2; \
+	then $(SUDO) apt-get update -q && $(SUDO) apt-get install -y -q $(ALLOCATOR_PACKAGES); fi
+
+bench: bench-deps
 	$(PY) benchmarks/run.py
 
 clean:

@@ -2,11 +2,14 @@
 
 Each entry of `ARCHS` gives the input shape (h, w, c), the number of classes, whether the case is
 trained (ResNet50 is the frozen-backbone inference case) and the two builders. torch is imported
-only inside the torch builders, so kernelnet workers never load it.
+only inside the torch builders, so kernelnet workers never load it. `SIZE_FREE` architectures
+(global average pooling before the classifier) take any image size: their builders take the
+input shape, `Arch.resized` makes the entry for another size and batch (benchmarks/scaling.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,8 +23,23 @@ class Arch:
     train: bool
     train_batch: int
     infer_batch: int
-    kernelnet: Callable[[], Any]
-    torch: Callable[[], Any]
+    kernelnet: Callable[..., Any]
+    torch: Callable[..., Any]
+    size_free: bool = False   # builders take the input shape (h, w, c)
+
+    def build(self, framework: str):
+        builder = self.kernelnet if framework == "kernelnet" else self.torch
+        return builder(self.input_shape) if self.size_free else builder()
+
+    def resized(self, image_size: int | None = None, batch: int | None = None) -> Arch:
+        """This architecture at another square image size (size-free ones only) and batch."""
+        if image_size is not None and not self.size_free:
+            raise ValueError(f"{self.name} has a fixed input size {self.input_shape}.")
+        shape = self.input_shape if image_size is None else (image_size, image_size,
+                                                             self.input_shape[2])
+        return dataclasses.replace(self, input_shape=shape,
+                                   train_batch=batch or self.train_batch,
+                                   infer_batch=batch or self.infer_batch)
 
 
 # ---------------------------------------------------------------------------- kernelnet
@@ -76,6 +94,21 @@ def kn_cifar10_cnn():
     return model
 
 
+def kn_gap_cnn(input_shape=(32, 32, 3)):
+    """The CIFAR-10 CNN's convolutions, then global average pooling and the classifier."""
+    from kernelnet import layers
+    from kernelnet.models import Sequential
+
+    model = Sequential([layers.Input(shape=input_shape)])
+    for filters in (32, 64):
+        model.add(layers.Conv2D(filters, (3, 3), padding="same", activation="relu"))
+        model.add(layers.Conv2D(filters, (3, 3), activation="relu"))
+        model.add(layers.MaxPooling2D((2, 2)))
+    model.add(layers.GlobalAveragePooling2D())
+    model.add(layers.Dense(10, activation="softmax"))
+    return model
+
+
 def kn_resnet50():
     from kernelnet.applications import ResNet50
 
@@ -110,6 +143,15 @@ def th_cifar10_cnn():
         nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3), nn.ReLU(),
         nn.MaxPool2d(2), nn.Dropout(0.25), nn.Flatten(),
         nn.Linear(6 * 6 * 64, 512), nn.ReLU(), nn.Dropout(0.5), nn.Linear(512, 10))
+
+
+def th_gap_cnn(input_shape=(32, 32, 3)):
+    from torch import nn
+
+    return nn.Sequential(
+        nn.Conv2d(input_shape[2], 32, 3, padding=1), nn.ReLU(), nn.Conv2d(32, 32, 3), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(32, 64, 3, padding=1), nn.ReLU(), nn.Conv2d(64, 64, 3),
+        nn.ReLU(), nn.MaxPool2d(2), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 10))
 
 
 def th_resnet50():
@@ -155,4 +197,9 @@ ARCHS = {
     # Inference only (frozen backbone). Batch 1000 at 150x150 would need ~20 GB of activations
     # in either framework on a 2-core machine, so the batch is 32.
     "resnet50": Arch("resnet50", (150, 150, 3), 0, False, 0, 32, kn_resnet50, th_resnet50),
+}
+# Architectures for benchmarks/scaling.py only (not in run.py's table).
+SIZE_FREE = {
+    "gap_cnn": Arch("gap_cnn", (32, 32, 3), 10, True, 128, 128, kn_gap_cnn, th_gap_cnn,
+                    size_free=True),
 }

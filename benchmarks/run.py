@@ -1,19 +1,29 @@
-"""kernelnet vs PyTorch (CPU) on the same architectures, data, batch, dtype and thread count.
+"""kernelnet vs PyTorch (CPU) at its best, on the same architectures, data, batch, dtype, threads.
 
     python benchmarks/run.py [--quick] [--threads 2] [--repeats 3] [--archs mnist_cnn lenet5]
+                             [--torch-configs stock tcmalloc ...]
+
+PyTorch runs in each of the configurations of `TORCH_CONFIGS` (its CPU performance tuning guide's
+advice: a better allocator - tcmalloc or jemalloc preloaded, or glibc told to keep freed memory -,
+channels_last memory format, torch.compile), and the table takes, per architecture and per
+figure, the configuration with the fastest median as "best PyTorch", with stock PyTorch beside
+it. A configuration whose allocator library is not installed is left out with a note (`make
+bench` installs them: Debian's libtcmalloc-minimal4 and libjemalloc2).
 
 Every measurement runs in a fresh subprocess (`worker.py`) so that each framework's peak
-resident memory is its own. Repeats are interleaved (kernelnet, torch, kernelnet, torch, ...) and
-the table reports medians and the ratio kernelnet / torch, so machine noise hits both alike.
-Also measured: `import kernelnet` time and the float32 matmul peak of this machine, against which
-kernelnet's achieved GFLOP/s are given. The table is printed and appended, dated and with the git
-commit, to BENCHMARKS.md (`--no-record` to skip).
+resident memory is its own. Repeats are interleaved (kernelnet and every PyTorch configuration
+once per round, the order rotated from round to round) and the tables report medians and the
+ratios kernelnet / PyTorch, so machine noise hits all alike. Also measured: `import kernelnet`
+time and the float32 matmul peak of this machine, against which kernelnet's achieved GFLOP/s
+are given. The tables are printed and appended, dated and with the git commit, to BENCHMARKS.md
+(`--no-record` to skip).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
+import glob
 import json
 import os
 import platform
@@ -29,10 +39,49 @@ sys.path.insert(0, HERE)
 from archs import ARCHS  # noqa: E402
 
 THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+# glibc told to keep freed memory (the setting kernelnet applies to itself with mallopt).
+GLIBC_KEPT = {"MALLOC_MMAP_THRESHOLD_": "33554432", "MALLOC_TRIM_THRESHOLD_": "1073741824"}
+ALLOCATORS = {"stock": None, "glibc-kept": None, "tcmalloc": "libtcmalloc_minimal.so.4",
+              "jemalloc": "libjemalloc.so.2"}
+# name: (allocator, worker flags). Compiled runs spend 40-120 s compiling, so --quick skips them.
+TORCH_CONFIGS = {
+    "stock": ("stock", []),
+    "glibc-kept": ("glibc-kept", []),
+    "tcmalloc": ("tcmalloc", []),
+    "jemalloc": ("jemalloc", []),
+    "glibc-kept+channels_last": ("glibc-kept", ["--channels-last"]),
+    "tcmalloc+channels_last": ("tcmalloc", ["--channels-last"]),
+    "jemalloc+channels_last": ("jemalloc", ["--channels-last"]),
+    "tcmalloc+channels_last+compile": ("tcmalloc", ["--channels-last", "--compile"]),
+}
+QUICK_SKIPS = ("compile",)
 
 
 def thread_env(threads: int) -> dict:
     return dict(os.environ, **{k: str(threads) for k in THREAD_VARS})
+
+
+def find_library(name: str) -> str | None:
+    """Path of a shared library in the usual multiarch folders (Debian installs them there)."""
+    for folder in ("/usr/lib/*-linux-gnu", "/usr/lib64", "/usr/lib", "/usr/local/lib"):
+        for path in sorted(glob.glob(os.path.join(folder, name))):
+            if os.path.isfile(path):
+                return path
+    return None
+
+
+def torch_config_env(name: str, env: dict) -> dict | None:
+    """The environment of PyTorch configuration `name`, or None when its allocator is missing."""
+    allocator = TORCH_CONFIGS[name][0]
+    env = {k: v for k, v in env.items() if k != "LD_PRELOAD" and k not in GLIBC_KEPT}
+    if allocator == "glibc-kept":
+        env.update(GLIBC_KEPT)
+    elif ALLOCATORS[allocator]:
+        path = find_library(ALLOCATORS[allocator])
+        if path is None:
+            return None
+        env["LD_PRELOAD"] = path
+    return env
 
 
 def run_python(code_or_args: list[str], env: dict) -> str:
@@ -57,12 +106,17 @@ def matmul_peak(env: dict) -> float:
     return float(run_python(["-c", code], env))
 
 
-def measure(arch: str, framework: str, args, env: dict, bench_dir: str = HERE) -> dict:
-    """One worker run; `bench_dir` is the benchmarks/ folder of the tree to measure."""
+def measure(arch: str, framework: str, args, env: dict, bench_dir: str = HERE,
+            config: str = "") -> dict:
+    """One worker run; `bench_dir` is the benchmarks/ folder of the tree to measure and
+    `config` a name of `TORCH_CONFIGS` (torch only; `env` must then come from
+    `torch_config_env`)."""
     cmd = [os.path.join(bench_dir, "worker.py"), "--framework", framework, "--arch", arch,
            "--threads", str(args.threads), "--min-seconds", str(args.min_seconds)]
     if args.quick:
         cmd += ["--warmup", "2", "--train-steps", "5", "--infer-steps", "1"]
+    if config:
+        cmd += ["--config", config, *TORCH_CONFIGS[config][1]]
     return json.loads(run_python(cmd, env).strip().splitlines()[-1])
 
 
@@ -71,17 +125,33 @@ def median_of(runs: list[dict], key: str) -> float | None:
     return statistics.median(values) if values else None
 
 
-def summarize(arch: str, kn: list[dict], th: list[dict], peak: float) -> dict:
-    row = {"arch": arch}
-    for key in ("train_ips", "infer_ips", "peak_rss_mb"):
-        a, b = median_of(kn, key), median_of(th, key)
-        row[key] = (a, b, None if a is None or not b else a / b)
+def summarize(arch: str, kn: list[dict], th: dict[str, list[dict]], peak: float) -> dict:
+    """Medians per contender; "best" PyTorch is the configuration with the fastest median, chosen
+    separately for training and inference; peak RSS is compared with the configuration that
+    was best at training (at inference for inference-only rows)."""
+    row = {"arch": arch, "peak": peak, "configs": {}}
+    for name, runs in th.items():
+        row["configs"][name] = {k: median_of(runs, k) for k in
+                                ("train_ips", "infer_ips", "peak_rss_mb",
+                                 "train_faults_per_step")}
+    for key in ("train_ips", "infer_ips"):
+        ours = median_of(kn, key)
+        cands = {n: c[key] for n, c in row["configs"].items() if c[key] is not None}
+        best = max(cands, key=cands.get) if cands else None
+        stock = row["configs"].get("stock", {}).get(key)
+        row[key] = {"kernelnet": ours, "best": best and cands[best], "best_config": best,
+                    "stock": stock, "ratio": ours and best and ours / cands[best],
+                    "stock_ratio": ours and stock and ours / stock}
+    rss_config = row["train_ips"]["best_config"] or row["infer_ips"]["best_config"]
+    ours = median_of(kn, "peak_rss_mb")
+    theirs = rss_config and row["configs"][rss_config]["peak_rss_mb"]
+    row["peak_rss_mb"] = {"kernelnet": ours, "torch": theirs, "config": rss_config,
+                          "ratio": ours and theirs and ours / theirs}
     macs = kn[0]["macs_per_image"]
     # Training does ~3 forward passes' worth of multiply-adds (forward, dx, dkernel).
-    if row["train_ips"][0]:
-        row["train_gflops"] = 6 * macs * row["train_ips"][0] / 1e9
-    row["infer_gflops"] = 2 * macs * row["infer_ips"][0] / 1e9
-    row["peak"] = peak
+    if row["train_ips"]["kernelnet"]:
+        row["train_gflops"] = 6 * macs * row["train_ips"]["kernelnet"] / 1e9
+    row["infer_gflops"] = 2 * macs * row["infer_ips"]["kernelnet"] / 1e9
     return row
 
 
@@ -89,26 +159,49 @@ def fmt(v, spec=".0f"):
     return "-" if v is None else format(v, spec)
 
 
+def _figure(cell: dict) -> str:
+    if cell["kernelnet"] is None:
+        return "- | - | - | - | -"
+    return (f"{fmt(cell['kernelnet'])} | {fmt(cell['best'])} ({cell['best_config']}) | "
+            f"**{fmt(cell['ratio'], '.2f')}** | {fmt(cell['stock'])} | "
+            f"{fmt(cell['stock_ratio'], '.2f')}")
+
+
 def table(rows: list[dict], meta: dict) -> str:
     lines = [
-        "| architecture | train img/s kernelnet | train img/s torch | train ratio | "
-        "infer img/s kernelnet | infer img/s torch | infer ratio | peak RSS MB kernelnet | "
-        "peak RSS MB torch | RSS ratio | kernelnet GFLOP/s train / infer (% of matmul peak) |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| architecture | train img/s kernelnet | train best PyTorch (config) | ratio | "
+        "train stock PyTorch | ratio vs stock | infer img/s kernelnet | infer best PyTorch "
+        "(config) | ratio | infer stock PyTorch | ratio vs stock | peak RSS MB kernelnet / "
+        "PyTorch (config) | RSS ratio | kernelnet GFLOP/s train / infer (% of matmul peak) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
-        tr, inf, rss = r["train_ips"], r["infer_ips"], r["peak_rss_mb"]
+        rss = r["peak_rss_mb"]
         train_g = r.get("train_gflops")
         gflops = (f"{fmt(train_g, '.1f')} ({fmt(train_g and 100 * train_g / r['peak'])}%) / "
                   f"{r['infer_gflops']:.1f} ({100 * r['infer_gflops'] / r['peak']:.0f}%)")
         lines.append(
-            f"| {r['arch']} | {fmt(tr[0])} | {fmt(tr[1])} | {fmt(tr[2], '.2f')} | "
-            f"{fmt(inf[0])} | {fmt(inf[1])} | {fmt(inf[2], '.2f')} | {fmt(rss[0])} | "
-            f"{fmt(rss[1])} | {fmt(rss[2], '.2f')} | {gflops} |")
+            f"| {r['arch']} | {_figure(r['train_ips'])} | {_figure(r['infer_ips'])} | "
+            f"{fmt(rss['kernelnet'])} / {fmt(rss['torch'])} ({rss['config']}) | "
+            f"{fmt(rss['ratio'], '.2f')} | {gflops} |")
+    lines += ["", "PyTorch per configuration (medians; train / infer img/s, peak RSS MB, minor "
+              "page faults per training step):", ""]
+    names = list(rows[0]["configs"]) if rows else []
+    lines.append("| configuration | " + " | ".join(r["arch"] for r in rows) + " |")
+    lines.append("|---|" + "---:|" * len(rows))
+    for name in names:
+        cells = [r["configs"].get(name) for r in rows]
+        lines.append(f"| {name} | " + " | ".join(
+            "-" if c is None else f"{fmt(c['train_ips'])} / {fmt(c['infer_ips'])}, "
+            f"{fmt(c['peak_rss_mb'])} MB, {fmt(c.get('train_faults_per_step'))} faults"
+            for c in cells) + " |")
     lines.append("")
+    if meta.get("missing"):
+        lines.append(f"Left out (allocator library not installed): {', '.join(meta['missing'])}.")
     lines.append(f"float32 matmul peak (NumPy, 2048^3): {meta['peak']:.1f} GFLOP/s; "
                  f"`import kernelnet`: {meta['import_s']:.3f} s (median of "
-                 f"{meta['import_repeats']}).")
+                 f"{meta['import_repeats']}); load average at the start "
+                 f"{meta['load']:.1f}, at the end {os.getloadavg()[0]:.1f}.")
     return "\n".join(lines)
 
 
@@ -143,6 +236,9 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=None)
     parser.add_argument("--min-seconds", type=float, default=None)
     parser.add_argument("--archs", nargs="+", choices=sorted(ARCHS), default=None)
+    parser.add_argument("--torch-configs", nargs="+", choices=list(TORCH_CONFIGS), default=None,
+                        help="PyTorch configurations to run (default: all; --quick: all "
+                        "but the compiled ones)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args(argv)
     args.repeats = args.repeats or (2 if args.quick else 3)
@@ -151,19 +247,34 @@ def main(argv=None) -> int:
     env = thread_env(args.threads)
     meta = {"threads": args.threads, "repeats": args.repeats, "quick": args.quick,
             "date": datetime.date.today().isoformat(), "commit": git_commit(),
-            "import_repeats": 5, "peak": matmul_peak(env)}
+            "import_repeats": 5, "peak": matmul_peak(env), "load": os.getloadavg()[0]}
     meta["import_s"] = import_time(env, meta["import_repeats"])
     meta["torch"] = run_python(["-c", "import torch; print(torch.__version__)"], env).strip()
+    configs = args.torch_configs or [
+        n for n in TORCH_CONFIGS if not (args.quick and any(k in n for k in QUICK_SKIPS))]
+    envs = {n: torch_config_env(n, env) for n in configs}
+    meta["missing"] = [n for n, e in envs.items() if e is None]
+    for name in meta["missing"]:
+        print(f"PyTorch configuration {name!r} left out: "
+              f"{ALLOCATORS[TORCH_CONFIGS[name][0]]} not found (apt-get install "
+              "libtcmalloc-minimal4 libjemalloc2)", file=sys.stderr)
+    contenders = ["kernelnet"] + [n for n in configs if envs[n] is not None]
     rows = []
     for arch in archs:
-        runs = {"kernelnet": [], "torch": []}
+        runs = {name: [] for name in contenders}
         for rep in range(args.repeats):
-            for fw in ("kernelnet", "torch") if rep % 2 == 0 else ("torch", "kernelnet"):
+            k = rep % len(contenders)
+            order = contenders[k:] + contenders[:k]
+            for name in order if rep % 2 == 0 else order[::-1]:
                 start = time.perf_counter()
-                runs[fw].append(measure(arch, fw, args, env))
-                print(f"[{arch} {fw} #{rep + 1}] {json.dumps(runs[fw][-1])} "
+                if name == "kernelnet":
+                    runs[name].append(measure(arch, "kernelnet", args, env))
+                else:
+                    runs[name].append(measure(arch, "torch", args, envs[name], config=name))
+                print(f"[{arch} {name} #{rep + 1}] {json.dumps(runs[name][-1])} "
                       f"({time.perf_counter() - start:.0f} s)", file=sys.stderr, flush=True)
-        rows.append(summarize(arch, runs["kernelnet"], runs["torch"], meta["peak"]))
+        kn = runs.pop("kernelnet")
+        rows.append(summarize(arch, kn, runs, meta["peak"]))
     text = table(rows, meta)
     print(text)
     if not args.no_record:

@@ -15,7 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from kernelnet._typing import Array
-from kernelnet.ops import nn
+from kernelnet.ops import nn, winograd
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
@@ -322,6 +322,16 @@ def _col2im_matmul(grad2d: Array, kernel: Array, cache: Conv2DCache) -> Array:
 _DX_CHUNK_BYTES = 2**20
 
 
+# Cache-free stride-1 3x3 convolutions go through Winograd F(2x2, 3x3) (`winograd.py`) when
+# WINOGRAD_MIN_CHANNELS is set and both channel counts and the number of 2x2 output tiles are
+# at least these. NOTE: off by default. Per call on one core it measured 1.2-1.4x faster than
+# im2col on ResNet50's 3x3 convolutions with 64-256 channels (0.62x at 512 channels and 5x5,
+# where the per-call kernel transform is not amortized), but ResNet50 predict on two cores,
+# alternating in one process, was 0.79x (0.47-1.16) with it (not profiled further; two
+# replicas running its elementwise transforms at once is the likely cause).
+WINOGRAD_MIN_CHANNELS: int | None = None
+WINOGRAD_MIN_TILES = 256
+
 # Column-matrix bytes per batch chunk in cache-free convolution (inference). NOTE: 2 MiB (a
 # chunk's columns are read back from cache by the product) against 32 MiB, predict on 2 cores:
 # LeNet-5 +18%, MNIST CNN +23%, CIFAR-10 CNN +18%, ResNet50 unchanged; 1 MiB is slower again.
@@ -333,7 +343,9 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
     """Cache-free convolution, equal to `conv2d_forward(...)[0]`.
 
     The batch is processed in chunks whose column matrix fits in `CHUNK_BYTES`, reusing one
-    buffer, so memory stays bounded whatever the batch size (the inference path).
+    buffer, so memory stays bounded whatever the batch size (the inference path). With
+    `WINOGRAD_MIN_CHANNELS` set, wide stride-1 3x3 convolutions use Winograd F(2x2, 3x3)
+    instead (`winograd.conv2d`; off by default, see the note there).
 
     Example:
         >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
@@ -344,6 +356,10 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
     if x.ndim != 4 or x.shape[3] != c_in or n == 0:
         return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    if (WINOGRAD_MIN_CHANNELS is not None and winograd.applies(kernel.shape, s, d)
+            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
+            and n * -(-oh // 2) * -(-ow // 2) >= WINOGRAD_MIN_TILES):
+        return winograd.conv2d(x, kernel, bias, pads)
     per_sample = oh * ow * kh * kw * c_in * x.dtype.itemsize
     chunk = max(1, CHUNK_BYTES // max(per_sample, 1))
     if chunk >= n or _pointwise(kh, kw, s, pads):  # 1x1: no column matrix to bound
