@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: install demo test bench bench-deps lint clean docs docs-images
+.PHONY: install demo test bench bench-deps lint clean docs docs-images graphviz
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -12,13 +12,18 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# utils.plot_model's render test needs Graphviz's `dot` program (Debian package graphviz).
+graphviz:
+	@command -v dot >/dev/null || apt-get install -y -q graphviz >/dev/null || \
+		{ apt-get update -q >/dev/null && apt-get install -y -q graphviz >/dev/null; }
+
 demo: install
 	$(PY) examples/mnist_cnn.py --epochs 5 --out runs/mnist_cnn
 
 lint: install
 	$(PY) -m ruff check kernelnet tests examples benchmarks scripts
 
-test: install lint
+test: install lint graphviz
 	$(PY) scripts/loc.py
 	$(PY) -m pytest -q -n 2 --doctest-modules kernelnet/ops kernelnet/layers kernelnet/models kernelnet/optimizers kernelnet/utils/np_utils.py tests
 

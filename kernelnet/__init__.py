@@ -34,7 +34,7 @@ def __getattr__(name: str):
     import importlib
 
     if name in ("callbacks", "datasets", "preprocessing", "applications", "visualization",
-                "saving", "keras_io", "onnx_export", "cli"):
+                "saving", "keras_io", "onnx_export", "cli", "random"):
         return importlib.import_module(f"kernelnet.{name}")
     raise AttributeError(f"module 'kernelnet' has no attribute {name!r}")
 
@@ -43,4 +43,4 @@ __all__ = ["GradientTape", "Input", "Loss", "Metric", "Model", "Sequential", "Va
            "activations",
            "applications", "autodiff", "backend", "callbacks", "datasets", "initializers",
            "layers", "load_model", "losses", "metrics", "models", "ops", "optimizers",
-           "preprocessing", "utils"]
+           "preprocessing", "random", "utils"]

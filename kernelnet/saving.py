@@ -1,5 +1,8 @@
 """Saving and loading models: one zip of `config.json` + `weights.npz` (+ `optimizer.npz`).
 
+`.keras`, `.h5` and `.weights.h5` paths are written in Keras' own formats instead (see
+`kernelnet.keras_io`), so that a file with a Keras name is one Keras can open.
+
 The format is Keras 3's design without HDF5: JSON for the architecture, NumPy's npz for arrays,
 read back with `allow_pickle=False`, so loading a file never executes code. Custom layers load only
 when registered (`register_keras_serializable`) or passed as `custom_objects`. A file is checked
@@ -60,9 +63,22 @@ def _weights_dict(model) -> dict[str, np.ndarray]:
     return dict(zip(names, model.weights))
 
 
+def _keras_format(filepath: Any) -> str | None:
+    """"keras" for a `.keras` path, "h5" for `.h5`/`.hdf5`, None for kernelnet's own format."""
+    suffix = Path(str(filepath)).suffix.lower()
+    if suffix == ".keras":
+        return "keras"
+    return "h5" if suffix in (".h5", ".hdf5") else None
+
+
 def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: bool = True,
                *, run_info: dict | None = None):
     """Writes `model` (architecture, weights, compile settings, optimizer state) to `filepath`.
+
+    The file extension picks the format: `.keras` writes a Keras 3 archive and `.h5`/`.hdf5`
+    Keras' legacy HDF5 model, both loadable by real Keras (`kernelnet.keras_io`: architecture,
+    weights and compile settings, not the optimizer's slots). Any other extension (`.kn` by
+    convention) writes kernelnet's own zip, which also keeps the optimizer state.
 
     With `include_optimizer=True` the zip also holds `training_state.json`: the state of
     kernelnet's random generator (`backend.get_rng_state()`), which drives shuffling and dropout,
@@ -73,6 +89,13 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
     """
     from kernelnet import __version__, backend, layers
 
+    keras_format = _keras_format(filepath)
+    if keras_format is not None:
+        from kernelnet import keras_io
+
+        writer = keras_io.save_keras_model if keras_format == "keras" else keras_io.save_legacy_h5
+        writer(model, filepath, overwrite=overwrite)
+        return
     compile_config = getattr(model, "_compile_config", None)
     if compile_config and getattr(model, "optimizer", None) is not None:
         from kernelnet import optimizers
@@ -106,7 +129,16 @@ def save_model(model, filepath: Any, overwrite: bool = True, include_optimizer: 
 
 
 def save_weights(model, filepath: Any, overwrite: bool = True) -> None:
-    """Writes only the weights, as an npz keyed `"{layer}/{weight}"`."""
+    """Writes only the weights, as an npz keyed `"{layer}/{weight}"`.
+
+    A `.weights.h5` path writes Keras 3's weights file, a `.h5`/`.hdf5` path Keras' legacy
+    weights-only HDF5 layout; both load into the same architecture in Keras.
+    """
+    if _keras_format(filepath) == "h5":
+        from kernelnet import keras_io
+
+        keras_io.save_keras_weights(model, filepath, overwrite=overwrite)
+        return
     data = _npz_bytes(_weights_dict(model))
     atomic_write(filepath, lambda f: f.write(data), overwrite)
 

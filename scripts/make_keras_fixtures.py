@@ -1,10 +1,9 @@
 """Writes the Keras fixture files that tests/test_keras_io.py loads with kernelnet.
 
-Run it in an environment with Keras 3 and a CPU backend (not kernelnet's own venv):
+Run it with Keras 3 and a CPU backend; the `test` extra installs Keras and torch (CPU wheel)
+into the project's venv (`make install`):
 
-    python -m venv /work/kerasenv
-    /work/kerasenv/bin/pip install torch==2.13.0 keras h5py      # CPU wheel
-    KERAS_BACKEND=torch /work/kerasenv/bin/python scripts/make_keras_fixtures.py
+    KERAS_BACKEND=torch .venv/bin/python scripts/make_keras_fixtures.py
 
 For each model it writes, into tests/fixtures/keras/:
     NAME.keras          Keras 3 zip (config.json + model.weights.h5)

@@ -1,7 +1,7 @@
 """Loading Keras-written models and weights (fixtures from scripts/make_keras_fixtures.py).
 
 These run without Keras: the fixtures hold Keras' own predictions. One live test at the end
-builds, saves and loads models in-process when Keras is installed.
+builds and saves models with real Keras (test extra) in a subprocess and loads them here.
 """
 
 import json
@@ -200,24 +200,45 @@ def test_not_a_keras_file(tmp_path):
         keras_io.load_keras_weights(_fresh_model("mnist_cnn"), path)
 
 
+_LIVE_SCRIPT = r"""
+import sys
+import numpy as np
+import keras
+import make_keras_fixtures as fixtures
+
+out = sys.argv[1]
+rng = np.random.default_rng(0)
+keras.utils.set_random_seed(0)
+for name, shape in [("resnet_graph", (4, 16, 16, 3)), ("mnist_cnn", (4, 12, 12, 1)),
+                    ("nested_backbone", (4, 10, 10, 2))]:
+    model = getattr(fixtures, name)()
+    fixtures.randomize_norm_stats(model, rng)
+    x = rng.normal(size=shape).astype("float32")
+    np.savez(f"{out}/{name}.npz", x=x, y=model.predict(x, verbose=0))
+    for ext in ("keras", "h5"):
+        model.save(f"{out}/{name}.{ext}")
+"""
+
+
 def test_live_keras_round_trip(tmp_path):
-    """Builds models in Keras (any installed backend), saves them, loads them in kernelnet."""
-    keras = pytest.importorskip("keras")
-    sys.path.insert(0, str(Path(__file__).parents[1] / "scripts"))
-    try:
-        import make_keras_fixtures as fixtures
-    finally:
-        sys.path.pop(0)
-    rng = np.random.default_rng(0)
-    keras.utils.set_random_seed(0)
-    for factory, shape in [(fixtures.resnet_graph, (4, 16, 16, 3)),
-                           (fixtures.mnist_cnn, (4, 12, 12, 1)),
-                           (fixtures.nested_backbone, (4, 10, 10, 2))]:
-        model = factory()
-        fixtures.randomize_norm_stats(model, rng)
-        x = rng.normal(size=shape).astype("float32")
-        expected = model.predict(x, verbose=0)
+    """Builds models in real Keras 3 (torch backend, CPU; in a subprocess, so that torch stays
+    out of the test process), saves them, loads them in kernelnet."""
+    import importlib.util
+    import os
+    import subprocess
+
+    missing = [m for m in ("keras", "torch") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.fail(f"Keras 3 and torch are part of the test extra (`pip install -e '.[test]'`, "
+                    f"`make test`); missing: {missing}.")
+    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "keras_home"),
+           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(Path(__file__).parents[1] / "scripts")}
+    run = subprocess.run([sys.executable, "-c", _LIVE_SCRIPT, str(tmp_path)], env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for name in ("resnet_graph", "mnist_cnn", "nested_backbone"):
+        with np.load(tmp_path / f"{name}.npz") as data:
+            x, expected = data["x"], data["y"]
         for ext in ("keras", "h5"):
-            model.save(tmp_path / f"m.{ext}")
-            loaded = keras_io.load_keras_model(tmp_path / f"m.{ext}")
+            loaded = keras_io.load_keras_model(tmp_path / f"{name}.{ext}")
             assert np.abs(loaded.predict(x, verbose=0) - expected).max() < 1e-4

@@ -9,6 +9,7 @@ from kernelnet.callbacks.checkpoint import CSVLogger, ModelCheckpoint
 from kernelnet.callbacks.learning_rate import LearningRateScheduler, ReduceLROnPlateau
 from kernelnet.callbacks.monitoring import EarlyStopping, TerminateOnNaN
 from kernelnet.callbacks.progbar_logger import ProgbarLogger
+from kernelnet.callbacks.tensorboard import TensorBoard
 
 __all__ = [
     "CSVLogger",
@@ -21,5 +22,6 @@ __all__ = [
     "ModelCheckpoint",
     "ProgbarLogger",
     "ReduceLROnPlateau",
+    "TensorBoard",
     "TerminateOnNaN",
 ]

@@ -1,9 +1,11 @@
-"""Loading models and weights written by Keras (h5py is an optional dependency).
+"""Reading and writing Keras files (h5py is an optional dependency).
 
 Reads Keras 3 `.keras` archives (config.json + model.weights.h5), legacy full-model `.h5` files
 (Keras 2, or Keras 3's `model.save("x.h5")`) and weight files (`.weights.h5`, legacy `.h5`), for
 every layer kernelnet has. `kernelnet.saving.load_model` / `load_weights` dispatch here for
-HDF5 files and for zips that contain `model.weights.h5`.
+HDF5 files and for zips that contain `model.weights.h5`; `save`/`save_weights` dispatch to
+`save_keras_model`, `save_legacy_h5` and `save_keras_weights` for `.keras`, `.h5` and
+`.weights.h5` paths, which write the same formats for Keras to load.
 
 Example:
     >>> from kernelnet import keras_io
@@ -19,6 +21,13 @@ from pathlib import Path
 from typing import Any
 
 from kernelnet import _file_checks
+from kernelnet.keras_io._export import (
+    check_exportable,
+    model_config,
+    save_keras_model,
+    save_keras_weights,
+    save_legacy_h5,
+)
 from kernelnet.keras_io._translate import (
     model_from_keras_config,
     supported_layer_names,
@@ -36,8 +45,9 @@ from kernelnet.keras_io._weights import (
 )
 
 __all__ = [
-    "HDF5_MAGIC", "is_hdf5", "is_keras_file", "is_keras_zip", "load_keras_model",
-    "load_keras_weights", "model_from_keras_config", "supported_layer_names",
+    "HDF5_MAGIC", "check_exportable", "is_hdf5", "is_keras_file", "is_keras_zip",
+    "load_keras_model", "load_keras_weights", "model_config", "model_from_keras_config",
+    "save_keras_model", "save_keras_weights", "save_legacy_h5", "supported_layer_names",
     "translate_layer_config",
 ]
 

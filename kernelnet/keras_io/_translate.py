@@ -33,7 +33,31 @@ _KERAS_DEFAULTS: dict[str, tuple] = {
     "keepdims": (False,), "lora_rank": (None,), "lora_alpha": (None,),
     "quantization_config": (None,), "autocast": (True,),
     "noise_shape": (None,), "seed": (None,),
+    "alpha_regularizer": (None,), "alpha_constraint": (None,),
 }
+# The kernelnet layers Keras has, each with the Keras-only config keys Keras writes for it (at
+# their `_KERAS_DEFAULTS` value). Reading drops those keys; writing (`_export.py`) adds them back.
+# A layer missing here (LocalResponseNormalization, Lambda) cannot be written to a Keras file.
+# Adding a layer that Keras has is one entry.
+_WEIGHTED = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
+_NORM = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+KERAS_LAYERS: dict[str, tuple[str, ...]] = {
+    "Activation": (), "Add": (), "Average": (), "Concatenate": (), "Maximum": (), "Minimum": (),
+    "Multiply": (), "Subtract": (),
+    "AveragePooling2D": (), "MaxPooling2D": (), "GlobalAveragePooling2D": (),
+    "GlobalMaxPooling2D": (),
+    "BatchNormalization": (*_NORM, "synchronized", "renorm", "renorm_clipping",
+                           "renorm_momentum"),
+    "Conv2D": (*_WEIGHTED[:2], "activity_regularizer", *_WEIGHTED[2:]),
+    "Dense": _WEIGHTED,
+    "Cropping2D": (), "Dropout": (), "ELU": (), "Flatten": ("data_format",),
+    "LayerNormalization": ("rms_scaling", *_NORM),
+    "LeakyReLU": (), "Permute": (), "PReLU": ("alpha_regularizer", "alpha_constraint"),
+    "ReLU": (), "Reshape": (), "Softmax": (), "UpSampling2D": (), "ZeroPadding2D": (),
+    "InputLayer": ("sparse",),
+}
+# Optimizers Keras has under the same name and config keys (a file's compile settings).
+KERAS_OPTIMIZERS = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW")
 # Keras spellings kernelnet knows under another name: {keras key: kernelnet key}.
 _RENAMES = {"batch_shape": "batch_input_shape", "alpha": "negative_slope"}
 _BASE_KEYS = ("name", "trainable", "dtype", "batch_input_shape", "input_shape", "batch_size")

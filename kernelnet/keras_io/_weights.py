@@ -38,8 +38,8 @@ def require_h5py() -> Any:
         import h5py
     except ImportError as err:
         raise ImportError(
-            "Reading Keras files (.keras, .h5, .weights.h5) needs h5py, which is not installed. "
-            "Install it with `pip install h5py` or `pip install kernelnet[h5]`."
+            "Reading or writing Keras files (.keras, .h5, .weights.h5) needs h5py, which is not "
+            "installed. Install it with `pip install h5py` or `pip install kernelnet[h5]`."
         ) from err
     return h5py
 

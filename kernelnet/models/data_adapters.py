@@ -177,6 +177,54 @@ class SequenceAdapter:
             self.data.on_epoch_end()
 
 
+class PyDatasetAdapter(SequenceAdapter):
+    """A `kernelnet.utils.PyDataset`, as Keras 3 consumes one: `on_epoch_begin`/`on_epoch_end`
+    around each epoch, batch order shuffled when `shuffle=True`, and with `workers > 1` up to
+    `max_queue_size` batches read ahead by a pool of threads (results stay in order)."""
+
+    def __init__(self, data: Any, steps: int | None, shuffle: bool, class_weight: Any = None):
+        count = data.num_batches
+        if count is None and steps is None:
+            raise ValueError(
+                f"{type(data).__name__} is infinite (num_batches is None): pass "
+                "`steps_per_epoch` (or `steps`) to say how many batches make an epoch.")
+        self.data, self.shuffle, self.count = data, shuffle, count
+        self.steps = count if steps is None else steps
+        self.class_weight = class_weight
+
+    def _indices(self) -> Iterator[int]:
+        if self.count is None:
+            yield from range(self.steps)
+            return
+        order = backend.rng().permutation(self.count) if self.shuffle else range(self.count)
+        for step in range(self.steps):
+            yield int(order[step % self.count])
+
+    def __iter__(self) -> Iterator[tuple]:
+        for batch in self._batches():
+            yield _with_class_weight(split_batch(batch), self.class_weight)
+
+    def _batches(self) -> Iterator[Any]:
+        self.data.on_epoch_begin()
+        workers = max(1, int(self.data.workers))
+        if workers == 1:
+            for index in self._indices():
+                yield self.data[index]
+            return
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        ahead = max(1, int(self.data.max_queue_size))
+        with ThreadPoolExecutor(workers, thread_name_prefix="kernelnet-pydataset") as pool:
+            pending: deque = deque()
+            for index in self._indices():
+                pending.append(pool.submit(self.data.__getitem__, index))
+                if len(pending) >= ahead:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+
 class GeneratorAdapter:
     """A Python iterator of batches; runs `steps` batches per epoch (or until exhausted)."""
 
@@ -254,6 +302,10 @@ def make_adapter(x: Any, y: Any, batch_size: int | None, shuffle: bool,
                 f"its own (x, y, sample_weight) batches). Received: {arg} of type "
                 f"{type(value).__name__}."
             )
+    from kernelnet.utils.py_dataset import PyDataset
+
+    if isinstance(x, PyDataset):
+        return PyDatasetAdapter(x, steps, shuffle, class_weight)
     if hasattr(x, "__len__") and hasattr(x, "__getitem__"):
         return SequenceAdapter(x, steps, class_weight)
     if hasattr(x, "__next__") or hasattr(x, "__iter__"):

@@ -1,4 +1,5 @@
-"""Utilities: one-hot labels, seeding, gradient checking, progress bars, image datasets."""
+"""Utilities: one-hot labels, seeding, gradient checking, progress bars, image datasets, image
+files (`load_img`, `save_img`, ...), `PyDataset` and `plot_model`, at Keras 3's paths."""
 
 from __future__ import annotations
 
@@ -34,6 +35,18 @@ def __getattr__(name: str):
         from kernelnet.utils.image_dataset import image_dataset_from_directory
 
         return image_dataset_from_directory
+    if name in ("load_img", "img_to_array", "array_to_img", "save_img"):  # Pillow
+        from kernelnet.preprocessing import _io
+
+        return getattr(_io, name)
+    if name == "PyDataset" or name == "Sequence":
+        from kernelnet.utils.py_dataset import PyDataset
+
+        return PyDataset
+    if name in ("plot_model", "model_to_dot"):
+        from kernelnet.utils import model_plot
+
+        return getattr(model_plot, name)
     if name == "unpack_x_y_sample_weight":
         from kernelnet.models.data_adapters import unpack_x_y_sample_weight
 
@@ -41,5 +54,7 @@ def __getattr__(name: str):
     raise AttributeError(f"module 'kernelnet.utils' has no attribute {name!r}")
 
 
-__all__ = ["Progbar", "gradient_check", "image_dataset_from_directory", "normalize",
-           "np_utils", "set_random_seed", "to_categorical", "unpack_x_y_sample_weight"]
+__all__ = ["Progbar", "PyDataset", "Sequence", "array_to_img", "gradient_check",
+           "image_dataset_from_directory", "img_to_array", "load_img", "model_to_dot",
+           "normalize", "np_utils", "plot_model", "save_img", "set_random_seed",
+           "to_categorical", "unpack_x_y_sample_weight"]
