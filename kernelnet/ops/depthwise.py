@@ -42,6 +42,17 @@ def _check(x: Array, kernel: Array, what: str, c_in: int) -> None:
         )
 
 
+def _rows(window: Array, vec: Array) -> tuple[Array, Array]:
+    """`(window, vec)` with each image row's (ow, c) axes merged into one when the window's
+    columns are contiguous (stride 1), and `vec` (c,) tiled to match: NumPy's inner loop then
+    runs over ow*c contiguous values. NOTE: broadcasting a (c,) vector over a strided 4-D
+    window measured 2-4x slower than over these rows, at (32, 56, 56, 32)."""
+    n, oh, ow, c = window.shape
+    if window.strides[2] == c * window.itemsize and window.strides[3] == window.itemsize:
+        return window.reshape(n, oh, ow * c), np.tile(vec, ow)
+    return window, vec
+
+
 def depthwise_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None,
                              strides: Any = 1, padding: Any = "valid",
                              dilation_rate: Any = 1) -> tuple[Array, DepthwiseCache]:
@@ -58,10 +69,22 @@ def depthwise_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None,
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
     xp = _pad(x, pads)
     k = kernel.astype(x.dtype, copy=False)
-    y = np.zeros((x.shape[0], oh, ow, c, m), dtype=x.dtype)          # (n, oh, ow, c, m)
+    n = x.shape[0]
+    # y[..., c, q] = sum over kernel offsets (i, j) of window_ij[..., c] * K[i, j, c, q]
+    y = np.zeros((n, oh, ow, c, m), dtype=x.dtype)
+    out = y.reshape(n, oh, ow, c) if m == 1 else y
+    tmp = None
     for i, j, rows, cols in _offsets(kh, kw, s, d, oh, ow):
-        y += xp[:, rows, cols, :, None] * k[i, j]                     # (n, oh, ow, c, 1) * (c, m)
-    y = y.reshape(x.shape[0], oh, ow, c * m)
+        if m == 1:
+            win, kv = _rows(xp[:, rows, cols], k[i, j, :, 0])
+        else:
+            win, kv = xp[:, rows, cols, :, None], k[i, j]
+        acc = out.reshape(win.shape) if m == 1 else out
+        if tmp is None or tmp.shape != acc.shape:
+            tmp = np.empty_like(acc)
+        np.multiply(win, kv, out=tmp)
+        acc += tmp
+    y = y.reshape(n, oh, ow, c * m)
     if bias is not None:
         y += bias.astype(x.dtype, copy=False)
     cache = DepthwiseCache(xp, tuple(x.shape), kernel, bias is not None, pads, s, d, (oh, ow))
@@ -71,6 +94,8 @@ def depthwise_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None,
 def depthwise_conv2d_backward(grad: Array, cache: DepthwiseCache, need_dx: bool = True,
                               need_dkernel: bool = True) -> tuple:
     """Given dL/dy `(n, oh, ow, c*m)`, returns `(dx, dkernel, dbias)` (None where not asked)."""
+    from kernelnet.ops.nn import sum_rows
+
     kh, kw, c, m = cache.kernel.shape
     n, oh, ow = grad.shape[:3]
     g = grad.reshape(n, oh, ow, c, m)
@@ -79,17 +104,25 @@ def depthwise_conv2d_backward(grad: Array, cache: DepthwiseCache, need_dx: bool 
     if need_dkernel:
         dkernel = np.empty(cache.kernel.shape, dtype=grad.dtype)
         for i, j, rows, cols in offsets:
-            # dK[i, j, c, m] = sum over n, oh, ow of x_window[..., c] * g[..., c, m]
-            dkernel[i, j] = np.einsum("nhwc,nhwcm->cm", cache.xp[:, rows, cols, :], g)
+            # dK[i, j, c, q] = sum over n, oh, ow of window_ij[..., c] * g[..., c, q]
+            if m == 1:
+                prod = cache.xp[:, rows, cols, :] * g[..., 0]
+                dkernel[i, j, :, 0] = sum_rows(prod.reshape(-1, c))
+            else:
+                dkernel[i, j] = np.einsum("nhwc,nhwcm->cm", cache.xp[:, rows, cols, :], g)
         if cache.has_bias:
-            dbias = grad.reshape(-1, c * m).sum(axis=0)
+            dbias = sum_rows(grad.reshape(-1, c * m))
     if need_dx:
         k = cache.kernel.astype(grad.dtype, copy=False)
         dxp = np.zeros(cache.xp.shape, dtype=grad.dtype)
+        g4 = g[..., 0] if m == 1 else None
         for i, j, rows, cols in offsets:
-            # dx_window[..., c] += sum over m of g[..., c, m] * K[i, j, c, m]
-            dxp[:, rows, cols, :] += (np.einsum("nhwcm,cm->nhwc", g, k[i, j]) if m > 1
-                                      else g[..., 0] * k[i, j, :, 0])
+            # window_ij of dx += sum over q of g[..., c, q] * K[i, j, c, q]
+            if m == 1:
+                target, kv = _rows(dxp[:, rows, cols, :], k[i, j, :, 0])
+                target += g4.reshape(target.shape) * kv
+            else:
+                dxp[:, rows, cols, :] += np.einsum("nhwcm,cm->nhwc", g, k[i, j])
         (t, _), (l, _) = cache.pads
         h, w = cache.x_shape[1:3]
         dx = dxp[:, t:t + h, l:l + w, :]
