@@ -51,35 +51,30 @@ softmax = nn.softmax
 
 
 class ActivationFunction:
-    """An activation with its cache: `y = forward(z)`, then `dz = backward(dL/dy)`.
+    """An activation as a stateless pair: `y = forward(z)`, then `dz = backward(dL/dy, z, y)`.
 
     Built from a name in the registry, or from a user callable `f(z) -> y` (which then has no
-    backward and is usable for inference only).
+    backward and is usable for inference only). What backward reads (`z`, `y`) is kept by the
+    caller, in its per-call context, so one object serves concurrent calls.
     """
 
     def __init__(self, name: str, fn: Callable, grad_fn: Callable | None):
         self.name = name
         self.fn = fn
         self.grad_fn = grad_fn
-        self._z = self._y = None
-        # Set by a model for one step of the fused softmax/sigmoid-crossentropy: the incoming
-        # gradient is then already wrt this activation's input, so backward passes it through.
-        self.passthrough = False
 
     def forward(self, z: Array) -> Array:
-        y = self.fn(z)
-        self._z, self._y = z, y
-        return y
+        return self.fn(z)
 
-    def backward(self, grad: Array) -> Array:
+    def backward(self, grad: Array, z: Array | None, y: Array | None) -> Array:
         if self.grad_fn is None:
             raise NotImplementedError(
                 f"The custom activation {self.name!r} has no gradient; training through it is "
                 "not supported. Use a built-in activation name or an Activation layer subclass."
             )
-        if self.passthrough or self.grad_fn is nn.linear_grad:
+        if self.grad_fn is nn.linear_grad:
             return grad
-        return self.grad_fn(grad, self._z, self._y)
+        return self.grad_fn(grad, z, y)
 
     @property
     def is_linear(self) -> bool:

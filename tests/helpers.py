@@ -27,23 +27,39 @@ def numerical_grad(f, arr, eps=1e-6):
 
 
 def check_layer_gradients(layer, x, rng, tol=1e-7, training=True):
-    """Asserts dx and every weight gradient of `layer` match finite differences (float64).
+    """Asserts dx and every weight gradient of `layer` match finite differences (float64), both
+    from `backward` run by hand and from a `GradientTape` over `layer(x)`.
 
     Works for single inputs (array) and multi-input layers (list of arrays).
     """
+    from kernelnet.autodiff import GradientTape, convert_to_tensor
+    from kernelnet.layers.base import context
+
     y = layer(x, training=training)
     upstream = rng.standard_normal(y.shape)
-    layer.forward(x, training=training)
-    dx = layer.backward(upstream.copy())
+    ctx = context(x, training=training)
+    layer.forward(ctx, x, training=training)
+    dx, weight_grads = layer.backward(ctx, upstream.copy())
 
     def loss():
-        return float(np.sum(layer.forward(x, training=training) * upstream))
+        return float(np.sum(layer.forward(None, x, training=training) * upstream))
 
     xs, dxs = (x, dx) if isinstance(x, list) else ([x], [dx])
-    for i, (xi, dxi) in enumerate(zip(xs, dxs)):
-        err = rel_error(dxi, numerical_grad(loss, xi))
+    numeric_x = [numerical_grad(loss, xi) for xi in xs]
+    for i, (dxi, num) in enumerate(zip(dxs, numeric_x)):
+        err = rel_error(dxi, num)
         assert err < tol, f"input {i}: rel error {err:.2e}"
-    assert len(layer.gradients) == len(layer.trainable_weights)
-    for i, (w, dw) in enumerate(zip(layer.trainable_weights, layer.gradients)):
-        err = rel_error(dw, numerical_grad(loss, w))
+    assert len(weight_grads) == len(layer.trainable_weights)
+    numeric_w = [numerical_grad(loss, w.value) for w in layer.trainable_weights]
+    for i, (dw, num) in enumerate(zip(weight_grads, numeric_w)):
+        err = rel_error(dw, num)
         assert err < tol, f"trainable weight {i}: rel error {err:.2e}"
+
+    tensors = [convert_to_tensor(xi) for xi in xs]
+    with GradientTape() as tape:
+        tape.watch(tensors)
+        out = layer(tensors if isinstance(x, list) else tensors[0], training=training)
+    taped = tape.gradient(out, [*tensors, *layer.trainable_weights], output_gradients=upstream)
+    for i, (g, num) in enumerate(zip(taped, numeric_x + numeric_w)):
+        err = rel_error(g, num)
+        assert err < tol, f"tape gradient {i}: rel error {err:.2e}"

@@ -59,10 +59,9 @@ def test_gradient_check_catches_a_wrong_backward(rng, monkeypatch):
     model.compile("sgd", "mse")
     original = layers.Dense.backward
 
-    def broken(self, grad):
-        dx = original(self, grad)
-        self.gradients[0] = self.gradients[0] * 1.5
-        return dx
+    def broken(self, ctx, grad):
+        dx, weight_grads = original(self, ctx, grad)
+        return dx, [weight_grads[0] * 1.5, *weight_grads[1:]]
 
     monkeypatch.setattr(layers.Dense, "backward", broken)
     errors = gradient_check(model, rng.standard_normal((5, 4)), rng.standard_normal((5, 2)))

@@ -61,8 +61,8 @@ def test_class_score_gradient_matches_finite_differences_sequential(rng, float64
     pool, flat, dense = (model.get_layer(n) for n in ("pool", "flat", "out"))
 
     def logit():  # the class score before the softmax
-        h = flat.forward(pool.forward(a))
-        return float((h @ dense.kernel + dense.bias)[0, 1])
+        h = flat(pool(a))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 1])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7
@@ -76,8 +76,8 @@ def test_class_score_gradient_matches_finite_differences_residual_graph(rng, flo
     conv_b, add, gap, dense = (model.get_layer(n) for n in ("conv_b", "add", "gap", "out"))
 
     def logit():  # conv_a's output feeds conv_b and the Add: gradients must be summed
-        h = gap.forward(add.forward([a, conv_b.forward(a)]))
-        return float((h @ dense.kernel + dense.bias)[0, 2])
+        h = gap(add([a, conv_b(a)]))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 2])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7
@@ -94,8 +94,8 @@ def test_class_score_gradient_reaches_into_nested_model(rng, float64):
     tanh, dense = backbone.get_layer("act"), model.get_layer("out")
 
     def logit():
-        h = tanh.forward(a).reshape(1, -1)
-        return float((h @ dense.kernel + dense.bias)[0, 0])
+        h = tanh(a).reshape(1, -1)
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 0])
 
     a = act[np.newaxis].copy()
     assert rel_error(grad, numerical_grad(logit, a)[0]) < 1e-7
@@ -104,6 +104,23 @@ def test_class_score_gradient_reaches_into_nested_model(rng, float64):
 def test_class_score_gradient_rejects_bad_class_index(rng):
     with pytest.raises(ValueError, match="Received: class_index=7"):
         probe.class_score_gradient(small_cnn(), np.zeros((8, 8, 1)), "conv_a", 7)
+
+
+def test_input_gradient_and_saliency_map_match_finite_differences(rng, float64):
+    model = small_cnn()
+    x = rng.standard_normal((8, 8, 1))
+    grad, k = probe.input_gradient(model, x, 2)
+    conv, pool, flat, dense = (model.get_layer(n) for n in ("conv_a", "pool", "flat", "out"))
+    img = x[np.newaxis].copy()
+
+    def logit():  # the class score before the softmax
+        h = flat(pool(conv(img)))
+        return float((h @ dense.kernel.value + dense.bias.value)[0, 2])
+
+    assert k == 2 and rel_error(grad, numerical_grad(logit, img)[0]) < 1e-7
+    sal = vis.saliency_map(model, x, 2)
+    assert sal.shape == (8, 8) and sal.max() == 1.0 and sal.min() >= 0
+    np.testing.assert_allclose(sal, np.abs(grad[..., 0]) / np.abs(grad).max())
 
 
 # ------------------------------------------------------------------ Grad-CAM

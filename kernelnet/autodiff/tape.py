@@ -77,14 +77,16 @@ class Context:
 class Node:
     """One recorded call: `backward(ctx, *output_grads) -> one gradient (or None) per input`."""
 
-    __slots__ = ("backward", "ctx", "inputs", "in_uids", "out_uids", "out_meta", "name")
+    __slots__ = ("backward", "ctx", "in_uids", "in_shapes", "out_uids", "out_meta", "name")
 
     def __init__(self, backward: Callable, ctx: Context, inputs: list, outputs: Sequence,
                  name: str):
         self.backward = backward
         self.ctx = ctx
-        self.inputs = inputs                  # the tracked inputs (Tensor/Variable), or None
+        # Ids and shapes of the tracked inputs (None for constants), not the inputs themselves:
+        # holding them would keep every layer's input alive until the backward pass.
         self.in_uids = [None if x is None else x._uid for x in inputs]
+        self.in_shapes = [None if x is None else tuple(x.shape) for x in inputs]
         self.out_uids = [t._uid for t in outputs]
         self.out_meta = [(t.shape, t.dtype) for t in outputs]  # for zero seeds
         self.name = name
@@ -119,16 +121,12 @@ def record(backward: Callable, ctx: Context, inputs: Sequence, outputs: Sequence
             tape._nodes.append(node)
 
 
-def _check_grad(grad: Any, value: Any, name: str) -> Any:
-    if grad is None:
-        return None
-    shape = tuple(getattr(value, "shape", np.shape(value)))
+def _check_grad(grad: Any, shape: tuple, name: str) -> None:
     if np.shape(grad) != shape:
         raise ValueError(
             f"The backward of {name} returned a gradient of shape {np.shape(grad)} for an input "
             f"of shape {shape}; a gradient must have its input's shape."
         )
-    return grad
 
 
 def backprop(nodes: list[Node], seeds: dict[int, np.ndarray], wanted: set[int],
@@ -157,18 +155,17 @@ def backprop(nodes: list[Node], seeds: dict[int, np.ndarray], wanted: set[int],
         in_grads = node.backward(node.ctx, *out_grads)
         if not isinstance(in_grads, (tuple, list)):
             in_grads = (in_grads,)
-        if len(in_grads) != len(node.inputs):
+        if len(in_grads) != len(node.in_uids):
             raise ValueError(
                 f"The backward of {node.name} returned {len(in_grads)} gradients for "
-                f"{len(node.inputs)} inputs."
+                f"{len(node.in_uids)} inputs."
             )
         if not keep:
             node.ctx = None
-        for x, g in zip(node.inputs, in_grads):
-            if x is None or g is None:
+        for u, shape, g in zip(node.in_uids, node.in_shapes, in_grads):
+            if u is None or g is None:
                 continue
-            g = _check_grad(g, x, node.name)
-            u = x._uid
+            _check_grad(g, shape, node.name)
             grads[u] = g if u not in grads else grads[u] + g
     return {u: grads[u] for u in wanted if u in grads}
 

@@ -17,6 +17,13 @@ from kernelnet.layers.merging import (
     Minimum,
     Multiply,
     Subtract,
+    add,
+    average,
+    concatenate,
+    maximum,
+    minimum,
+    multiply,
+    subtract,
 )
 from kernelnet.layers.normalization import (
     BatchNormalization,
@@ -89,5 +96,6 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
 
 __all__ = [cls.__name__ for cls in _CLASSES] + [
     "AvgPool2D", "Convolution2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "Input", "KerasTensor",
-    "Layer", "LRN", "MaxPool2D", "deserialize", "serialize",
+    "Layer", "LRN", "MaxPool2D", "add", "average", "concatenate", "deserialize", "maximum",
+    "minimum", "multiply", "serialize", "subtract",
 ]

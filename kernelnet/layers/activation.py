@@ -10,7 +10,7 @@ import numpy as np
 
 from kernelnet import initializers
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.layers.base import Layer, LayerContext
 from kernelnet.ops import nn
 from kernelnet.utils import validation
 
@@ -40,8 +40,6 @@ class ReLU(Layer):
         [[0.0, 3.0, 6.0]]
     """
 
-    _CACHES = ("_slope",)
-
     def __init__(self, max_value=None, negative_slope=0.0, threshold=0.0, **kwargs):
         super().__init__(**kwargs)
         self.max_value = None if max_value is None else _check_non_negative(
@@ -49,7 +47,7 @@ class ReLU(Layer):
         self.negative_slope = _check_non_negative(negative_slope, "negative_slope", "ReLU")
         self.threshold = _check_non_negative(threshold, "threshold", "ReLU")
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         below = x < self.threshold
         low = ((x - x.dtype.type(self.threshold)) * x.dtype.type(self.negative_slope)
                if self.negative_slope else x.dtype.type(0))     # avoids -0.0 for plain ReLU
@@ -59,11 +57,12 @@ class ReLU(Layer):
             clipped = y >= self.max_value
             y = np.where(clipped, x.dtype.type(self.max_value), y)
             slope = np.where(clipped, x.dtype.type(0), slope)
-        self._slope = slope                                  # dy/dx per element
+        if ctx is not None:
+            ctx.slope = slope                                # dy/dx per element
         return y
 
-    def backward(self, grad: Array) -> Array:
-        return grad * self._slope
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        return (grad * ctx.slope if ctx.needs_input_grad[0] else None), []
 
     def get_config(self) -> dict:
         return {**super().get_config(), "max_value": self.max_value,
@@ -82,20 +81,21 @@ class LeakyReLU(Layer):
         [[-1.0, 2.0]]
     """
 
-    _CACHES = ("_x",)
-
     def __init__(self, negative_slope=0.3, **kwargs):
         if "alpha" in kwargs:                                # Keras 2 spelling
             negative_slope = kwargs.pop("alpha")
         super().__init__(**kwargs)
         self.negative_slope = _check_non_negative(negative_slope, "negative_slope", "LeakyReLU")
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._x = x
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        if ctx is not None:
+            ctx.x = x
         return nn.leaky_relu(x, self.negative_slope)
 
-    def backward(self, grad: Array) -> Array:
-        return nn.leaky_relu_grad(grad, self._x, None, self.negative_slope)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return nn.leaky_relu_grad(grad, ctx.x, None, self.negative_slope), []
 
     def get_config(self) -> dict:
         return {**super().get_config(), "negative_slope": self.negative_slope}
@@ -112,19 +112,20 @@ class ELU(Layer):
         [[0.0, 2.0]]
     """
 
-    _CACHES = ("_x", "_y")
-
     def __init__(self, alpha=1.0, **kwargs):
         super().__init__(**kwargs)
         self.alpha = float(alpha)
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._x = x
-        self._y = nn.elu(x, self.alpha).astype(x.dtype, copy=False)
-        return self._y
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        y = nn.elu(x, self.alpha).astype(x.dtype, copy=False)
+        if ctx is not None:
+            ctx.x, ctx.y = x, y
+        return y
 
-    def backward(self, grad: Array) -> Array:
-        return nn.elu_grad(grad, self._x, self._y, self.alpha)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return nn.elu_grad(grad, ctx.x, ctx.y, self.alpha), []
 
     def get_config(self) -> dict:
         return {**super().get_config(), "alpha": self.alpha}
@@ -141,8 +142,6 @@ class Softmax(Layer):
         [[0.25, 0.25, 0.25, 0.25]]
     """
 
-    _CACHES = ("_y",)
-
     def __init__(self, axis=-1, **kwargs):
         super().__init__(**kwargs)
         if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
@@ -151,12 +150,16 @@ class Softmax(Layer):
             )
         self.axis = int(axis)
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._y = nn.softmax(x, self.axis)
-        return self._y
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        y = nn.softmax(x, self.axis)
+        if ctx is not None:
+            ctx.y = y
+        return y
 
-    def backward(self, grad: Array) -> Array:
-        return nn.softmax_grad(grad, None, self._y, self.axis)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return nn.softmax_grad(grad, None, ctx.y, self.axis), []
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
@@ -177,8 +180,6 @@ class PReLU(Layer):
         >>> PReLU()(np.array([[-1.0, 2.0]])).tolist()
         [[-0.0, 2.0]]
     """
-
-    _CACHES = ("_x",)
 
     def __init__(self, alpha_initializer="zeros", shared_axes=None, **kwargs):
         super().__init__(**kwargs)
@@ -201,23 +202,25 @@ class PReLU(Layer):
                 f"{validation.describe(self)} needs every non-shared input axis to be known. "
                 f"Received input with shape {tuple(input_shape)}."
             )
-        self.alpha = self.add_weight("alpha", tuple(shape), self.alpha_initializer)
+        self.alpha = self.add_weight(tuple(shape), self.alpha_initializer, name="alpha")
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._x = x
-        return np.where(x > 0, x, self.alpha * x)
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        if ctx is not None:
+            ctx.x = x
+        return np.where(x > 0, x, self.alpha.value * x)
 
-    def backward(self, grad: Array) -> Array:
-        positive = self._x > 0
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        alpha = self.alpha.value
+        positive = ctx.x > 0
+        weight_grads = []
         if self.trainable:
-            dalpha = np.where(positive, 0, grad * self._x)
-            shared = tuple(i for i, (d, s) in enumerate(zip(dalpha.shape, (1, *self.alpha.shape)))
+            dalpha = np.where(positive, 0, grad * ctx.x)
+            shared = tuple(i for i, (d, s) in enumerate(zip(dalpha.shape, (1, *alpha.shape)))
                            if s == 1 and d != 1)
-            self.gradients = [dalpha.sum(axis=shared, keepdims=True).reshape(self.alpha.shape)]
-        else:
-            self.gradients = []
-        return np.where(positive, grad, grad * self.alpha)
+            weight_grads = [dalpha.sum(axis=shared, keepdims=True).reshape(alpha.shape)]
+        dx = np.where(positive, grad, grad * alpha) if ctx.needs_input_grad[0] else None
+        return dx, weight_grads
 
     def get_config(self) -> dict:
         return {**super().get_config(),

@@ -6,14 +6,15 @@ validates arguments and input shapes, and applies the activation.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
 
 from kernelnet import activations, initializers, ops
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
-from kernelnet.layers.core import apply_activation
+from kernelnet.layers.base import Layer, LayerContext
+from kernelnet.layers.core import activation_grad, apply_activation
 from kernelnet.utils import validation
 
 _IMAGE_LAYOUT = "(batch, height, width, channels)"
@@ -54,6 +55,32 @@ def spatial_output(layer: Layer, input_shape: Shape, window: tuple, strides: tup
     return tuple(out)
 
 
+class Workspaces:
+    """Column-matrix buffers of finished calls, for the next forward to reuse.
+
+    A training forward takes a buffer (`take`), and its context gives it back (`give`) when it
+    is freed, after the call's backward: so a buffer is never shared by two live calls (a layer
+    called twice in a model, or from two threads), and one training step allocates none.
+    """
+
+    def __init__(self, limit: int = 4):
+        self._free: list = []
+        self._limit = limit
+
+    def take(self) -> Array | None:
+        try:
+            return self._free.pop()
+        except IndexError:
+            return None
+
+    def give(self, buffer: Array) -> None:
+        if len(self._free) < self._limit:
+            self._free.append(buffer)
+
+    def __deepcopy__(self, memo: dict) -> Workspaces:
+        return Workspaces(self._limit)  # buffers are scratch space, never copied
+
+
 class Conv2D(Layer):
     """2D convolution (cross-correlation) over NHWC images: `y = activation(conv(x) + bias)`.
 
@@ -83,8 +110,6 @@ class Conv2D(Layer):
         >>> Conv2D(8, 3, padding="same")(np.zeros((2, 28, 28, 1))).shape
         (2, 28, 28, 8)
     """
-
-    _CACHES = ("_cache",)
 
     def __init__(self, filters, kernel_size, strides=(1, 1), padding="valid", data_format=None,
                  dilation_rate=(1, 1), groups=1, activation=None, use_bias=True,
@@ -117,8 +142,7 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self._cache = None
-        self._workspace = None
+        self._workspaces = Workspaces()
 
     def build(self, input_shape: Shape) -> None:
         check_image_input(self, input_shape)
@@ -129,14 +153,16 @@ class Conv2D(Layer):
             )
         self.compute_output_shape(input_shape)  # raises early if the output would be empty
         kh, kw = self.kernel_size
-        self.kernel = self.add_weight("kernel", (kh, kw, int(input_shape[-1]), self.filters),
-                                      self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.filters,), self.bias_initializer)
+        self.kernel = self.add_weight((kh, kw, int(input_shape[-1]), self.filters),
+                                      self.kernel_initializer, name="kernel")
+        self.bias = (self.add_weight((self.filters,), self.bias_initializer, name="bias")
                      if self.use_bias else None)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        if x.ndim != 4 or x.shape[-1] != self.kernel.shape[2]:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        kernel = self.kernel.value
+        bias = None if self.bias is None else self.bias.value
+        if x.ndim != 4 or x.shape[-1] != kernel.shape[2]:
             check_image_input(self, x.shape)
             raise ValueError(
                 f"{validation.describe(self)} was built for inputs with {self.kernel.shape[2]} "
@@ -145,32 +171,27 @@ class Conv2D(Layer):
                 "first call."
             )
         self.compute_output_shape(x.shape)
-        if getattr(self, "_cache_free", False):
-            # Set by a model's predict/evaluate: no backward follows, so keep no cache and
-            # bound the column-matrix memory by chunking the batch.
-            self._cache = self._workspace = None
-            z = ops.conv2d(x, self.kernel, self.bias, self.strides, self.padding,
-                           self.dilation_rate)
-        else:
-            z, self._cache = ops.conv2d_forward(x, self.kernel, self.bias, self.strides,
-                                                self.padding, self.dilation_rate,
-                                                workspace=self._workspace)
-            cols = self._cache.cols
-            if (cols.base is not None and cols.size > 2**16
-                    and not np.may_share_memory(cols, x)):  # never keep the input (1x1 convs)
-                self._workspace = cols.base  # reused by the next forward
-        return apply_activation(self._act, z)
+        if ctx is None:
+            # No backward follows: keep nothing, and bound the column-matrix memory by
+            # chunking the batch.
+            return apply_activation(self._act, None, ops.conv2d(
+                x, kernel, bias, self.strides, self.padding, self.dilation_rate))
+        z, ctx.cache = ops.conv2d_forward(x, kernel, bias, self.strides, self.padding,
+                                          self.dilation_rate, workspace=self._workspaces.take())
+        cols = ctx.cache.cols
+        if (cols.base is not None and cols.size > 2**16
+                and not np.may_share_memory(cols, x)):  # never keep the input (1x1 convs)
+            weakref.finalize(ctx, self._workspaces.give, cols.base)  # reused once ctx is freed
+        return apply_activation(self._act, ctx, z)
 
-    def backward(self, grad: Array) -> Array | None:
-        grad = self._act.backward(grad)
-        dx, dkernel, dbias = ops.conv2d_backward(grad, self._cache,
-                                                 need_dx=not self._skip_input_grad,
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:
+        grad = activation_grad(self._act, ctx, grad)
+        dx, dkernel, dbias = ops.conv2d_backward(grad, ctx.cache,
+                                                 need_dx=ctx.needs_input_grad[0],
                                                  need_dkernel=self.trainable)
-        if self.trainable:
-            self.gradients = [dkernel, dbias] if self.use_bias else [dkernel]
-        else:
-            self.gradients = []
-        return dx
+        if not self.trainable:
+            return dx, []
+        return dx, [dkernel, dbias] if self.use_bias else [dkernel]
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         check_image_input(self, input_shape)

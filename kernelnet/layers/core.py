@@ -13,25 +13,41 @@ import numpy as np
 
 from kernelnet import activations, backend, initializers
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.autodiff.tensor import Tensor
+from kernelnet.layers.base import Layer, LayerContext, share_generator
 from kernelnet.ops import nn
 from kernelnet.utils import validation
 
 
-def apply_activation(act: activations.ActivationFunction, z: Array) -> Array:
-    """`act.forward(z)` for a freshly computed `z` that nobody else holds.
+def apply_activation(act: activations.ActivationFunction, ctx: LayerContext | None,
+                     z: Array) -> Array:
+    """`act.forward(z)` for a freshly computed `z` that nobody else holds; keeps on `ctx` what
+    `activation_grad` reads.
 
     relu and tanh are applied in place: their gradients read only the output, so `z` need not
-    be kept (half the activation memory, no extra allocation).
+    be kept (half the activation memory, no extra allocation). With `ctx.linear_output` the
+    caller applies the activation itself (see `Layer.__call__`), so `z` is returned.
     """
-    if act.fn is nn.relu and not act.passthrough:
-        np.maximum(z, 0, out=z)
-    elif act.fn is nn.tanh and not act.passthrough:
-        np.tanh(z, out=z)
+    if act.is_linear or (ctx is not None and ctx.linear_output):
+        return z
+    if act.fn is nn.relu:
+        y = np.maximum(z, 0, out=z)
+        z = None
+    elif act.fn is nn.tanh:
+        y = np.tanh(z, out=z)
+        z = None
     else:
-        return act.forward(z)
-    act._z = act._y = z
-    return z
+        y = act.forward(z)
+    if ctx is not None:
+        ctx.act_z, ctx.act_y = z, y
+    return y
+
+
+def activation_grad(act: activations.ActivationFunction, ctx: LayerContext, grad: Array) -> Array:
+    """dL/dz from dL/dy through the activation `apply_activation` applied in this call."""
+    if act.is_linear or ctx.linear_output:
+        return grad
+    return act.backward(grad, ctx.act_z, ctx.act_y)
 
 
 class Dense(Layer):
@@ -57,8 +73,6 @@ class Dense(Layer):
         (2, 4)
     """
 
-    _CACHES = ("_x2",)
-
     def __init__(self, units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
                  bias_initializer="zeros", **kwargs):
         super().__init__(**kwargs)
@@ -75,37 +89,40 @@ class Dense(Layer):
                 f"{validation.describe(self)} expects input of shape (batch, ..., features) with a "
                 f"known last axis. Received input with shape {tuple(input_shape)}."
             )
-        self.kernel = self.add_weight("kernel", (input_shape[-1], self.units),
-                                      self.kernel_initializer)
-        self.bias = (self.add_weight("bias", (self.units,), self.bias_initializer)
+        self.kernel = self.add_weight((input_shape[-1], self.units), self.kernel_initializer,
+                                      name="kernel")
+        self.bias = (self.add_weight((self.units,), self.bias_initializer, name="bias")
                      if self.use_bias else None)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        f = self.kernel.shape[0]
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        kernel = self.kernel.value
+        f = kernel.shape[0]
         if x.ndim < 2 or x.shape[-1] != f:
             raise ValueError(
                 f"{validation.describe(self)} was built for inputs with {f} features but received "
                 f"shape {tuple(int(d) for d in x.shape)}. A layer's input size is fixed after its "
                 "first call; check the layers before it (Flatten output changed?)."
             )
-        self._x2 = x.reshape(-1, f)                      # (m, f)
-        z = self._x2 @ self.kernel                       # (m, u)
+        x2 = x.reshape(-1, f)                            # (m, f)
+        z = x2 @ kernel                                  # (m, u)
         if self.bias is not None:
-            nn.add_bias(z, self.bias)
-        return apply_activation(self._act, z.reshape(*x.shape[:-1], self.units))
+            nn.add_bias(z, self.bias.value)
+        if ctx is not None:
+            ctx.x2 = x2
+        return apply_activation(self._act, ctx, z.reshape(*x.shape[:-1], self.units))
 
-    def backward(self, grad: Array) -> Array | None:
-        grad = self._act.backward(grad)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:
+        grad = activation_grad(self._act, ctx, grad)
         g2 = grad.reshape(-1, self.units)                # (m, u)
+        weight_grads = []
         if self.trainable:
-            dkernel = self._x2.T @ g2                    # (f, u)
-            self.gradients = [dkernel, nn.sum_rows(g2)] if self.use_bias else [dkernel]
-        else:
-            self.gradients = []
-        if self._skip_input_grad:
-            return None
-        return (g2 @ self.kernel.T).reshape(*grad.shape[:-1], self.kernel.shape[0])
+            dkernel = ctx.x2.T @ g2                      # (f, u)
+            weight_grads = [dkernel, nn.sum_rows(g2)] if self.use_bias else [dkernel]
+        if not ctx.needs_input_grad[0]:
+            return None, weight_grads
+        kernel = self.kernel.value
+        return (g2 @ kernel.T).reshape(*grad.shape[:-1], kernel.shape[0]), weight_grads
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (*tuple(input_shape)[:-1], self.units)
@@ -137,12 +154,19 @@ class Activation(Layer):
         self.activation = activations.serialize(activation)
         self._act = activations.get(activation)
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        return self._act.forward(x)
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        if ctx is not None and ctx.linear_output:
+            return x                                     # the caller applies the activation
+        y = self._act.forward(x)
+        if ctx is not None:
+            ctx.z, ctx.y = x, y
+        return y
 
-    def backward(self, grad: Array) -> Array:
-        dx = self._act.backward(grad)
-        return dx.copy() if dx is grad else dx           # linear: never hand back `grad` itself
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        dx = grad if ctx.linear_output else self._act.backward(grad, ctx.z, ctx.y)
+        return (dx.copy() if dx is grad else dx), []     # never hand back `grad` itself
 
     def get_config(self) -> dict:
         return {**super().get_config(), "activation": self.activation}
@@ -156,12 +180,13 @@ class Flatten(Layer):
         (2, 60)
     """
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._input_shape = x.shape
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        if ctx is not None:
+            ctx.x_shape = x.shape
         return x.reshape(x.shape[0], -1)
 
-    def backward(self, grad: Array) -> Array:
-        return grad.reshape(self._input_shape).copy()
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        return (grad.reshape(ctx.x_shape).copy() if ctx.needs_input_grad[0] else None), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         rest = input_shape[1:]
@@ -212,12 +237,13 @@ class Reshape(Layer):
         self._resolve(input_shape)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        self._input_shape = x.shape
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        if ctx is not None:
+            ctx.x_shape = x.shape
         return x.reshape(x.shape[0], *self._resolve(x.shape))
 
-    def backward(self, grad: Array) -> Array:
-        return grad.reshape(self._input_shape).copy()
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        return (grad.reshape(ctx.x_shape).copy() if ctx.needs_input_grad[0] else None), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], *self._resolve(input_shape))
@@ -249,12 +275,14 @@ class Permute(Layer):
                               f"(batch, {len(self.dims)} axes) to match dims={self.dims}")
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         return np.transpose(x, (0, *self.dims))
 
-    def backward(self, grad: Array) -> Array:
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
         inverse = np.argsort((0, *self.dims))
-        return np.transpose(grad, inverse).copy()
+        return np.transpose(grad, inverse).copy(), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return (input_shape[0], *(input_shape[d] for d in self.dims))
@@ -279,19 +307,17 @@ class Dropout(Layer):
         [[1.0, 1.0, 1.0], [1.0, 1.0, 1.0]]
     """
 
-    _CACHES = ("_mask",)
-
     def __init__(self, rate, noise_shape=None, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.rate = validation.check_rate(rate, "rate", self)
         self.noise_shape = None if noise_shape is None else tuple(noise_shape)
         self.seed = seed
         self._rng = None if seed is None else np.random.default_rng(seed)
-        self._mask = None
 
     def _generator(self) -> np.random.Generator:
-        # Asked at every call: utils.set_random_seed() replaces the library generator.
-        return self._rng if self._rng is not None else backend.rng()
+        # Asked at every call: utils.set_random_seed() replaces the library generator, and a
+        # parallel training share runs with generators of its own (base.share_generators).
+        return share_generator(self) or (self._rng if self._rng is not None else backend.rng())
 
     def _mask_shape(self, shape: tuple) -> tuple:
         if self.noise_shape is None:
@@ -303,16 +329,19 @@ class Dropout(Layer):
             )
         return tuple(s if d is None else int(d) for d, s in zip(self.noise_shape, shape))
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        if not training or self.rate == 0:
-            self._mask = None
-            return x
-        self._mask = nn.dropout_mask(self._mask_shape(x.shape), self.rate, self._generator(),
-                                     x.dtype)
-        return x * self._mask
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        mask = None
+        if training and self.rate != 0:
+            mask = nn.dropout_mask(self._mask_shape(x.shape), self.rate, self._generator(),
+                                   x.dtype)
+        if ctx is not None:
+            ctx.mask = mask
+        return x if mask is None else x * mask
 
-    def backward(self, grad: Array) -> Array:
-        return grad.copy() if self._mask is None else grad * self._mask
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return (grad.copy() if ctx.mask is None else grad * ctx.mask), []
 
     def get_config(self) -> dict:
         noise = None if self.noise_shape is None else list(self.noise_shape)
@@ -321,10 +350,13 @@ class Dropout(Layer):
 
 
 class Lambda(Layer):
-    """Wraps a function `f(x, **arguments)` as a forward-only layer (no backward, no weights).
+    """Wraps a function `f(x, **arguments)` as a layer without weights.
+
+    A function made of `kernelnet.ops` trains (the ops record themselves); a NumPy function
+    serves inference only.
 
     Args:
-        function: callable on the input array.
+        function: callable on the input tensor.
         output_shape: output shape without the batch axis; inferred by calling `function` on
             zeros when None.
         arguments: extra keyword arguments for `function`.
@@ -345,21 +377,24 @@ class Lambda(Layer):
         self.output_shape = None if output_shape is None else tuple(output_shape)
         self.arguments = dict(arguments or {})
 
-    def forward(self, x: Array, training: bool = False) -> Array:
-        return self.function(x, **self.arguments)
-
-    def backward(self, grad: Array) -> Array:
-        raise NotImplementedError(
-            f"{validation.describe(self)} wraps an arbitrary function and has no backward pass, "
-            "so a model containing it can predict but not train. Replace it with built-in layers "
-            "(or a Layer subclass with backward()) to train."
-        )
+    def call(self, inputs, training=None):
+        try:
+            return self.function(inputs, **self.arguments)
+        except TypeError as error:
+            if not any(isinstance(x, Tensor) for x in
+                       (inputs if isinstance(inputs, (list, tuple)) else [inputs])):
+                raise
+            raise TypeError(
+                f"{validation.describe(self)}: its function failed on a Tensor ({error}). To "
+                "train through a Lambda, write the function with kernelnet.ops (ops.exp, "
+                "ops.sum, ...) instead of NumPy; a NumPy function serves predict() only."
+            ) from error
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if self.output_shape is not None:
             return (input_shape[0], *self.output_shape)
         probe = np.zeros(tuple(1 if d is None else d for d in input_shape), dtype=self.dtype)
-        return (input_shape[0], *np.shape(self.forward(probe))[1:])
+        return (input_shape[0], *np.shape(self.function(probe, **self.arguments))[1:])
 
     def get_config(self) -> dict:
         shape = None if self.output_shape is None else list(self.output_shape)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import KerasTensor, Layer
+from kernelnet.layers.base import KerasTensor, Layer, LayerContext
 
 
 class InputLayer(Layer):
@@ -25,15 +25,14 @@ class InputLayer(Layer):
                 "Received: shape=None."
             )
         self.built = True
-        self.output = KerasTensor(self.batch_input_shape, layer=self, inputs=[], dtype=self.dtype,
-                                  name=self.name)
+        self._inbound.append(KerasTensor(self.batch_input_shape, layer=self, inputs=[],
+                                         dtype=self.dtype, name=self.name))
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         return x
 
-    def backward(self, grad: Array) -> Array:
-        self.gradients = []
-        return grad
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        return (grad.copy() if ctx.needs_input_grad[0] else None), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         return tuple(input_shape)

@@ -1,15 +1,18 @@
 """Merge layers: combine a list of same-shaped inputs (Add, ..., Minimum) or concatenate them.
 
-These layers take a list of arrays in `forward` and return a list of gradients (one per input)
-from `backward`; `build`/`compute_output_shape` take a list of shapes.
+These layers take a list of arrays in `forward` and return a list of gradients (one per input,
+None where `ctx.needs_input_grad` says no) from `backward`; `build`/`compute_output_shape` take a
+list of shapes. `kernelnet.layers.add(...)`, `concatenate(...)`, ... are the functional helpers.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.layers.base import Layer, LayerContext
 from kernelnet.utils import validation
 
 
@@ -32,8 +35,6 @@ class _Merge(Layer):
     """Base class of elementwise merges: inputs of one shape (None matches any size)."""
 
     _min_inputs, _max_inputs = 2, None
-
-    _CACHES = ("_inputs",)
 
     def _check_inputs(self, shapes) -> None:
         if not isinstance(shapes, (list, tuple)) or (
@@ -69,19 +70,21 @@ class _Merge(Layer):
         # per axis, the first known size
         return tuple(next((d for d in dims if d is not None), None) for dims in zip(*input_shape))
 
-    def forward(self, inputs: list, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, inputs: list, training: bool = False) -> Array:
         self._check_inputs([x.shape for x in inputs])
-        self._inputs = list(inputs)
-        return self._merge(self._inputs)
+        if ctx is not None:
+            ctx.shapes = [x.shape for x in inputs]
+        return self._merge(ctx, list(inputs))
 
-    def backward(self, grad: Array) -> list[Array]:
-        self.gradients = []
-        return self._merge_grads(grad, self._inputs)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[list[Array | None], list]:
+        grads = self._merge_grads(ctx, grad)
+        return [g if need else None for g, need in zip(grads, ctx.needs_input_grad)], []
 
-    def _merge(self, xs: list) -> Array:
+    def _merge(self, ctx: LayerContext | None, xs: list) -> Array:
+        """The merged output; keeps on `ctx` (when given) what `_merge_grads` reads."""
         raise NotImplementedError
 
-    def _merge_grads(self, grad: Array, xs: list) -> list[Array]:
+    def _merge_grads(self, ctx: LayerContext, grad: Array) -> list[Array]:
         raise NotImplementedError
 
 
@@ -93,12 +96,12 @@ class Add(_Merge):
         [[2.0, 2.0]]
     """
 
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
         return _sum(xs)
 
-    def _merge_grads(self, grad, xs):
+    def _merge_grads(self, ctx, grad):
         # separate arrays, so a caller may accumulate into any of them in place
-        return [grad.copy() for _ in xs]
+        return [grad.copy() if need else None for need in ctx.needs_input_grad]
 
 
 class Subtract(_Merge):
@@ -111,10 +114,10 @@ class Subtract(_Merge):
 
     _max_inputs = 2
 
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
         return xs[0] - xs[1]
 
-    def _merge_grads(self, grad, xs):
+    def _merge_grads(self, ctx, grad):
         return [grad.copy(), -grad]
 
 
@@ -126,14 +129,16 @@ class Multiply(_Merge):
         [[6.0, 6.0]]
     """
 
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
+        if ctx is not None:
+            ctx.xs = xs
         y = xs[0].copy()
         for x in xs[1:]:
             y *= x
         return y
 
-    def _merge_grads(self, grad, xs):
-        grads = []
+    def _merge_grads(self, ctx, grad):
+        grads, xs = [], ctx.xs
         for i in range(len(xs)):
             g = grad.copy()
             for j, x in enumerate(xs):
@@ -151,11 +156,12 @@ class Average(_Merge):
         [[2.0, 2.0]]
     """
 
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
         return _sum(xs) / xs[0].dtype.type(len(xs))
 
-    def _merge_grads(self, grad, xs):
-        return [grad / grad.dtype.type(len(xs)) for _ in xs]
+    def _merge_grads(self, ctx, grad):
+        k = len(ctx.shapes)
+        return [grad / grad.dtype.type(k) for _ in range(k)]
 
 
 class Maximum(_Merge):
@@ -168,15 +174,15 @@ class Maximum(_Merge):
 
     _reduce = staticmethod(np.argmax)
 
-    _CACHES = ("_inputs", "_winner")
-
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
         stacked = np.stack(xs)                                  # (k, *shape)
-        self._winner = self._reduce(stacked, axis=0)            # index of the selected input
-        return np.take_along_axis(stacked, self._winner[None], axis=0)[0]
+        winner = self._reduce(stacked, axis=0)                  # index of the selected input
+        if ctx is not None:
+            ctx.winner = winner
+        return np.take_along_axis(stacked, winner[None], axis=0)[0]
 
-    def _merge_grads(self, grad, xs):
-        return [grad * (self._winner == i) for i in range(len(xs))]
+    def _merge_grads(self, ctx, grad):
+        return [grad * (ctx.winner == i) for i in range(len(ctx.shapes))]
 
 
 class Minimum(Maximum):
@@ -231,12 +237,36 @@ class Concatenate(_Merge):
         out[axis] = None if None in sizes else int(sum(sizes))
         return tuple(out)
 
-    def _merge(self, xs):
+    def _merge(self, ctx, xs):
         return np.concatenate(xs, axis=self.axis)
 
-    def _merge_grads(self, grad, xs):
-        bounds = np.cumsum([x.shape[self.axis] for x in xs])[:-1]
+    def _merge_grads(self, ctx, grad):
+        bounds = np.cumsum([shape[self.axis] for shape in ctx.shapes])[:-1]
         return [g.copy() for g in np.split(grad, bounds, axis=self.axis)]
 
     def get_config(self) -> dict:
         return {**super().get_config(), "axis": self.axis}
+
+
+def _merge_helper(cls: type, doc_name: str):
+    def helper(inputs: list, **kwargs) -> Any:
+        return cls(**kwargs)(inputs)
+
+    helper.__name__ = doc_name
+    helper.__doc__ = (f"Functional interface to `{cls.__name__}`: `{doc_name}(inputs, **kwargs)` "
+                      f"is `{cls.__name__}(**kwargs)(inputs)`.")
+    return helper
+
+
+add = _merge_helper(Add, "add")
+subtract = _merge_helper(Subtract, "subtract")
+multiply = _merge_helper(Multiply, "multiply")
+average = _merge_helper(Average, "average")
+maximum = _merge_helper(Maximum, "maximum")
+minimum = _merge_helper(Minimum, "minimum")
+
+
+def concatenate(inputs: list, axis: int = -1, **kwargs) -> Any:
+    """Functional interface to `Concatenate`: `concatenate(inputs, axis)` is
+    `Concatenate(axis=axis, **kwargs)(inputs)`."""
+    return Concatenate(axis=axis, **kwargs)(inputs)

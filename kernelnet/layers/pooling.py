@@ -1,7 +1,7 @@
 """Pooling layers over NHWC images: MaxPooling2D, AveragePooling2D and their global versions.
 
 The math lives in `kernelnet.ops.pool`; these layers validate arguments and shapes and keep the
-cache between forward and backward.
+cache between forward and backward (on the call's context).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import numpy as np  # noqa: F401  (the doctests use np)
 
 from kernelnet import ops
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.layers.base import Layer, LayerContext
 from kernelnet.layers.convolutional import check_data_format, check_image_input, spatial_output
 from kernelnet.utils import validation
 
@@ -22,8 +22,6 @@ class _Pooling2D(Layer):
     _backward_op = staticmethod(ops.max_pool2d_backward)
     _inference_op = staticmethod(ops.max_pool2d)
 
-    _CACHES = ("_cache",)
-
     def __init__(self, pool_size=(2, 2), strides=None, padding="valid", data_format=None,
                  **kwargs):
         super().__init__(**kwargs)
@@ -32,25 +30,24 @@ class _Pooling2D(Layer):
                         else validation.standardize_tuple(strides, 2, "strides", self))
         self.padding = validation.standardize_padding(padding, self)
         self.data_format = check_data_format(data_format, self)
-        self._cache = None
 
     def build(self, input_shape: Shape) -> None:
         self.compute_output_shape(input_shape)  # raises early for bad rank or empty output
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         self.compute_output_shape(x.shape)
-        if getattr(self, "_cache_free", False) and self._inference_op is not None:
-            self._cache = None  # predict/evaluate: no backward follows
+        if ctx is None and self._inference_op is not None:
             return self._inference_op(x, self.pool_size, self.strides, self.padding)
-        y, self._cache = self._forward_op(x, self.pool_size, self.strides, self.padding)
+        y, cache = self._forward_op(x, self.pool_size, self.strides, self.padding)
+        if ctx is not None:
+            ctx.cache = cache
         return y
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
-        return self._backward_op(grad, self._cache)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return self._backward_op(grad, ctx.cache), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         check_image_input(self, input_shape)
@@ -116,13 +113,10 @@ class AveragePooling2D(_Pooling2D):
 class _GlobalPooling2D(Layer):
     """Shared argument handling for the global pooling layers."""
 
-    _CACHES = ("_cache",)
-
     def __init__(self, data_format=None, keepdims=False, **kwargs):
         super().__init__(**kwargs)
         self.data_format = check_data_format(data_format, self)
         self.keepdims = bool(keepdims)
-        self._cache = None
 
     def build(self, input_shape: Shape) -> None:
         check_image_input(self, input_shape)
@@ -155,16 +149,16 @@ class GlobalAveragePooling2D(_GlobalPooling2D):
         (2, 16)
     """
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         check_image_input(self, x.shape)
-        self._cache = x.shape
+        if ctx is not None:
+            ctx.x_shape = x.shape
         return ops.global_avg_pool2d(x, self.keepdims)
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
-        return ops.global_avg_pool2d_backward(grad, self._cache)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return ops.global_avg_pool2d_backward(grad, ctx.x_shape), []
 
 
 class GlobalMaxPooling2D(_GlobalPooling2D):
@@ -184,13 +178,14 @@ class GlobalMaxPooling2D(_GlobalPooling2D):
         (2, 1, 1, 16)
     """
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         check_image_input(self, x.shape)
-        y, self._cache = ops.global_max_pool2d_forward(x, self.keepdims)
+        y, cache = ops.global_max_pool2d_forward(x, self.keepdims)
+        if ctx is not None:
+            ctx.cache = cache
         return y
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
-        return ops.global_max_pool2d_backward(grad, self._cache)
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
+        return ops.global_max_pool2d_backward(grad, ctx.cache), []

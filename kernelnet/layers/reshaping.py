@@ -8,7 +8,7 @@ import numpy as np
 
 from kernelnet import ops
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.layers.base import Layer, LayerContext
 from kernelnet.layers.convolutional import check_data_format, check_image_input
 from kernelnet.utils import validation
 
@@ -59,7 +59,7 @@ class ZeroPadding2D(Layer):
         check_image_input(self, input_shape)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         check_image_input(self, x.shape)
         (t, b), (l, r) = self.padding
         n, h, w, c = x.shape
@@ -67,12 +67,11 @@ class ZeroPadding2D(Layer):
         y[:, t:t + h, l:l + w, :] = x
         return y
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
         (t, b), (l, r) = self.padding
-        return grad[:, t:grad.shape[1] - b, l:grad.shape[2] - r, :].copy()
+        return grad[:, t:grad.shape[1] - b, l:grad.shape[2] - r, :].copy(), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         check_image_input(self, input_shape)
@@ -105,20 +104,20 @@ class Cropping2D(Layer):
         self.compute_output_shape(input_shape)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         self.compute_output_shape(x.shape)
         (t, b), (l, r) = self.cropping
-        self._x_shape = x.shape
+        if ctx is not None:
+            ctx.x_shape = x.shape
         return x[:, t:x.shape[1] - b, l:x.shape[2] - r, :].copy()
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
         (t, b), (l, r) = self.cropping
-        dx = ops.array_module(grad).zeros(self._x_shape, dtype=grad.dtype)
+        dx = ops.array_module(grad).zeros(ctx.x_shape, dtype=grad.dtype)
         dx[:, t:dx.shape[1] - b, l:dx.shape[2] - r, :] = grad
-        return dx
+        return dx, []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         check_image_input(self, input_shape)
@@ -166,7 +165,7 @@ class UpSampling2D(Layer):
         check_image_input(self, input_shape)
         self.built = True
 
-    def forward(self, x: Array, training: bool = False) -> Array:
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         check_image_input(self, x.shape)
         n, h, w, c = x.shape
         sh, sw = self.size
@@ -174,13 +173,12 @@ class UpSampling2D(Layer):
         y[...] = x[:, :, None, :, None, :]
         return y.reshape(n, h * sh, w * sw, c)
 
-    def backward(self, grad: Array) -> Array | None:
-        self.gradients = []
-        if self._skip_input_grad:
-            return None
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        if not ctx.needs_input_grad[0]:
+            return None, []
         n, h, w, c = grad.shape
         sh, sw = self.size
-        return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4))
+        return grad.reshape(n, h // sh, sh, w // sw, sw, c).sum(axis=(2, 4)), []
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         check_image_input(self, input_shape)

@@ -30,7 +30,6 @@ def build_graph(model, inputs: Any, outputs: Any) -> None:
             )
     ids: dict[int, int] = {id(t): i for i, t in enumerate(input_list)}
     nodes: list[Node] = []
-    seen_layers: dict[int, str] = {}
 
     def visit(t: KerasTensor, path: tuple) -> int:
         if id(t) in ids:
@@ -42,14 +41,10 @@ def build_graph(model, inputs: Any, outputs: Any) -> None:
                 "not in the model's `inputs`."
             )
         in_ids = [visit(s, (*path, t.layer.name)) for s in t.inputs]
-        if id(t.layer) in seen_layers:
-            raise ValueError(
-                f"Layer {t.layer.name!r} is called more than once in this model. kernelnet "
-                "layers cache their forward pass for backward, so shared layers are not supported."
-            )
-        seen_layers[id(t.layer)] = t.layer.name
+        if id(t) in ids:  # reached again through another path while visiting its inputs
+            return ids[id(t)]
         ids[id(t)] = len(ids)
-        multi = len(t.inputs) > 1 or getattr(t.layer, "_multi_input_layer", False)
+        multi = t.multi or len(t.inputs) > 1
         nodes.append(Node(t.layer, in_ids, ids[id(t)], multi))
         return ids[id(t)]
 
@@ -57,8 +52,11 @@ def build_graph(model, inputs: Any, outputs: Any) -> None:
     model._nodes = nodes
     model._input_ids = list(range(len(input_list)))
     model._output_ids = output_ids
-    model._layers = [t.layer for t in input_list] + [n.layer for n in nodes]
-    model._multi_input = isinstance(inputs, (list, tuple))
+    # each layer once, in order of first call (a shared layer is called by several nodes)
+    model._layers = list({id(layer): layer for layer in
+                          [t.layer for t in input_list] + [n.layer for n in nodes]}.values())
+    # a list of one input takes a bare array too (Keras 3 flattens it)
+    model._multi_input = isinstance(inputs, (list, tuple)) and len(input_list) > 1
     model._multi_output = isinstance(outputs, (list, tuple))
     model._symbolic_inputs, model._symbolic_outputs = input_list, output_list
     shapes = [t.shape for t in input_list]
@@ -87,13 +85,21 @@ def output_shapes(model, input_shape: Any) -> Any:
 
 
 def get_config(model) -> dict:
-    producer = {n.out_id: n.layer.name for n in model._nodes}
-    producer.update({i: model._layers[i].name for i in model._input_ids})
-    layers = []
-    for layer in model._layers[: len(model._input_ids)]:
-        layers.append(_layer_entry(layer, []))
+    """The graph as a list of calls in order. A shared layer's config is stored at its first
+    call; each later call is `{"call_of": name, "inbound_nodes": [...]}`, and its output is
+    referred to as `"name:k"` (the k-th call)."""
+    producer = {i: model._layers[i].name for i in model._input_ids}
+    layers = [_layer_entry(model._layers[i], []) for i in range(len(model._input_ids))]
+    calls: dict[int, int] = {}
     for node in model._nodes:
-        layers.append(_layer_entry(node.layer, [producer[i] for i in node.in_ids]))
+        k = calls[id(node.layer)] = calls.get(id(node.layer), -1) + 1
+        inbound = [producer[i] for i in node.in_ids]
+        if k == 0:
+            layers.append(_layer_entry(node.layer, inbound))
+            producer[node.out_id] = node.layer.name
+        else:
+            layers.append({"call_of": node.layer.name, "inbound_nodes": inbound})
+            producer[node.out_id] = f"{node.layer.name}:{k}"
     return {
         "name": model.name,
         "trainable": model.trainable,
@@ -119,14 +125,25 @@ def from_config(config: dict, custom_objects: dict | None = None):
     from kernelnet.models.model import Model
 
     tensors: dict[str, Any] = {}
+    made: dict[str, Any] = {}
+    calls: dict[str, int] = {}
     for entry in config["layers"]:
-        layer = layers_module.deserialize(entry, custom_objects=custom_objects)
+        if "call_of" in entry:  # a later call of a shared layer
+            name = str(entry["call_of"])
+            if name not in made:
+                raise ValueError(f"Model config calls layer {name!r} before defining it.")
+            layer = made[name]
+        else:
+            layer = made[entry.get("name", "")] = layers_module.deserialize(
+                entry, custom_objects=custom_objects)
         if isinstance(layer, InputLayer):
             tensors[layer.name] = layer.output
             continue
         inbound = [tensors[name] for name in entry["inbound_nodes"]]
+        k = calls[layer.name] = calls.get(layer.name, -1) + 1
         multi = len(inbound) > 1 or getattr(layer, "_multi_input_layer", False)
-        tensors[layer.name] = layer(inbound if multi else inbound[0])
+        tensors[layer.name if k == 0 else f"{layer.name}:{k}"] = layer(
+            inbound if multi else inbound[0])
     inputs = [tensors[n] for n in config["input_layers"]]
     outputs = [tensors[n] for n in config["output_layers"]]
     model = Model(inputs if config.get("multi_input") else inputs[0],

@@ -1,8 +1,12 @@
 """`Model`: a `Layer` made of layers, with Keras' compile/fit/evaluate/predict.
 
 A model holds its layers as a graph of `Node`s (see `graph.py`). `Model(inputs, outputs)` builds
-the graph from symbolic `KerasTensor`s (functional API); `Sequential` builds a chain. Because a
-model is a layer, it can be called on tensors or added to another model, e.g. a frozen backbone.
+the graph from symbolic `KerasTensor`s (functional API); `Sequential` builds a chain; a subclass
+of `Model` with `__init__` + `call()` is its own graph. Because a model is a layer, it can be
+called on tensors or added to another model, e.g. a frozen backbone.
+
+Training records the forward pass on a `GradientTape` and walks it back from the loss gradient
+at the output (`compute_gradients`); every kind of model trains this one way.
 """
 
 from __future__ import annotations
@@ -12,9 +16,10 @@ from typing import Any
 
 import numpy as np
 
-from kernelnet import activations, backend
+from kernelnet import backend
 from kernelnet._typing import Array, Shape
-from kernelnet.layers.base import Layer
+from kernelnet.autodiff import GradientTape, is_tracked, stop_recording, unwrap
+from kernelnet.layers.base import Layer, collect_losses
 from kernelnet.models import graph, parallel, summary, training
 
 
@@ -50,8 +55,6 @@ class Model(Layer):
         self.compiled_metrics: list = []
         self.stop_training = False
         self.history = None
-        self._fused_act = None
-        self._replicas = None  # (structure key, thread replicas), see parallel.replicas
         self._step_cache = None  # (structure key, samples), see _inference_step
         if inputs is not None or outputs is not None:
             from kernelnet.models import functional
@@ -61,16 +64,21 @@ class Model(Layer):
     # ------------------------------------------------------------ layers and weights
     @property
     def layers(self) -> list[Layer]:
-        return list(self._layers)
+        return list(self._sublayers())
+
+    def _sublayers(self) -> list[Layer]:
+        # A graph model's layers, or the layers a subclassed model holds in its attributes.
+        return self._layers if self._nodes else super()._sublayers()
 
     def get_layer(self, name: str | None = None, index: int | None = None) -> Layer:
         """Returns a layer by name or by index in `layers`."""
+        layers = self.layers
         if index is not None:
-            return self.layers[index]
-        for layer in self._layers:
+            return layers[index]
+        for layer in layers:
             if layer.name == name:
                 return layer
-        names = [layer.name for layer in self._layers]
+        names = [layer.name for layer in layers]
         raise ValueError(f"No such layer: {name!r}. Existing layers are: {names}.")
 
     @property
@@ -94,77 +102,38 @@ class Model(Layer):
         """Batch output shape, e.g. `(None, 10)`."""
         return self.compute_output_shape(self.input_shape)
 
-    @Layer.trainable.setter
-    def trainable(self, value: bool) -> None:
-        # Keras semantics: freezing a model freezes every layer inside it.
-        self._trainable = bool(value)
-        for layer in getattr(self, "_layers", []):
-            layer.trainable = value
-
-    def _collect(self, attr: str) -> list:
-        return [item for layer in self._layers for item in getattr(layer, attr)]
-
-    @property
-    def weights(self) -> list[Array]:
-        return self._collect("weights")
-
-    @property
-    def weight_names(self) -> list[str]:
-        return self._collect("weight_names")
-
-    @property
-    def trainable_weights(self) -> list[Array]:
-        return self._collect("trainable_weights") if self.trainable else []
-
-    @property
-    def trainable_weight_names(self) -> list[str]:
-        return self._collect("trainable_weight_names") if self.trainable else []
-
-    @property
-    def non_trainable_weights(self) -> list[Array]:
-        if not self.trainable:
-            return self.weights
-        return self._collect("non_trainable_weights")
-
-    @property
-    def gradients(self) -> list[Array]:
-        """Gradients of the last `backward`, aligned with `trainable_weights`."""
-        return self._collect("gradients") if self.trainable else []
-
-    @gradients.setter
-    def gradients(self, value: list) -> None:
-        pass  # a model's gradients are its layers'; Layer.__init__ assigns [] here
-
-    # ------------------------------------------------------------ forward / backward
+    # ------------------------------------------------------------ calling
     def build(self, input_shape: Shape) -> None:
-        if not self._nodes:
+        if not self._nodes and not self._subclassed:
             raise RuntimeError(f"Model {self.name!r} has no layers to build.")
         self.built = True
 
-    def forward(self, x: Array | list[Array], training: bool = False) -> Array | list[Array]:
-        inputs = list(x) if self._multi_input else [x]
-        outputs = graph.run_forward(self._nodes, self._input_ids, self._output_ids, inputs,
-                                    training)
+    def call(self, inputs: Any, training: bool = False) -> Any:
+        """Runs the layer graph (subclassed models override this with their own code)."""
+        if self._multi_input:
+            xs = list(inputs)
+        else:
+            xs = [inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1
+                  else inputs]
+        outputs = graph.run(self._nodes, self._input_ids, self._output_ids, xs, training)
         return outputs if self._multi_output else outputs[0]
 
-    def backward(self, grad: Array | list[Array]) -> Array | list[Array] | None:
-        grads = list(grad) if self._multi_output else [grad]
-        dxs = graph.run_backward(self._nodes, self._input_ids, self._output_ids, grads,
-                                 inputs_need_grad=not self._skip_input_grad)
-        return dxs if self._multi_input else dxs[0]
+    call._runs_graph = True
+
+    @property
+    def _subclassed(self) -> bool:
+        """Whether the model's graph is its own `call()` code (not Sequential/functional)."""
+        return not getattr(type(self).call, "_runs_graph", False)
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         from kernelnet.models import functional
 
+        if self._subclassed:
+            return self._probe_output_shape(input_shape)
         return functional.output_shapes(self, input_shape)
 
     def compute_macs(self, input_shape: Shape) -> int:
         return sum(row.macs for row in summary.layer_rows(self))
-
-    def output_layer(self) -> Layer:
-        """The layer producing the (single) output, looking inside nested models."""
-        layer = next(n.layer for n in self._nodes if n.out_id == self._output_ids[0])
-        return layer.output_layer() if isinstance(layer, Model) else layer
 
     # ------------------------------------------------------------ compile / train
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, metrics: Any = None,
@@ -193,57 +162,72 @@ class Model(Layer):
             "loss": losses.serialize(self.loss) if self.loss is not None else None,
             "metrics": [m if isinstance(m, str) else getattr(m, "name", str(m)) for m in names],
         }
-        self._fused_act = self._find_fused_activation()
-
-    def _find_fused_activation(self) -> activations.ActivationFunction | None:
-        """The output softmax/sigmoid whose backward the loss can replace by (p - y) / n."""
-        act = getattr(self.output_layer(), "_act", None)
-        if act is None or not hasattr(self.loss, "value_and_logits_grad"):
-            return None
-        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
-        return act if act.name == expected else None
 
     def _require_compiled(self, method: str) -> None:
         if self.optimizer is None or self.loss is None:
             raise RuntimeError(f"You must call `compile()` before `{method}()`.")
 
     def train_step(self, x: Array, y: Array) -> dict[str, Any]:
-        """One optimisation step on a batch: forward, loss, backward, update.
+        """One optimisation step on a batch: gradients (`compute_gradients`), then update.
 
-        With several CPU threads the batch is split over model replicas (`parallel.py`).
-        Freed memory is kept for the next step (`backend.keep_freed_memory`).
+        With several CPU threads the batch is split into shares run concurrently on this same
+        model (`parallel.py`). Freed memory is kept for the next step
+        (`backend.keep_freed_memory`).
         """
         backend.keep_freed_memory()
         shards = parallel.shard_count(self, len(y), training=True)
         if shards > 1:
-            loss, y_pred = parallel.train_step(self, x, y, shards)
+            loss, y_pred, grads = parallel.train_step(self, x, y, shards)
         else:
-            y_pred = self.forward(x, training=True)
-            loss, grad = self._loss_and_grad(y, y_pred)
-            self._backward_from_loss(grad)
-        self.optimizer.apply(self.gradients, self.trainable_weights)
+            loss, y_pred, grads = self.compute_gradients(x, y)
+        self.optimizer.apply(grads, self.trainable_weights)
         return {"loss": loss, "y_pred": y_pred}
 
-    def _loss_and_grad(self, y: Array, y_pred: Array) -> tuple[float, Array]:
-        """The loss and its gradient wrt the output, or wrt the logits with a fused
-        softmax/sigmoid."""
-        if self._fused_act is not None:
-            return self.loss.value_and_logits_grad(y, y_pred)
-        return self.loss.value_and_grad(y, y_pred)
+    def compute_gradients(self, x: Any, y: Array) -> tuple[float, Array, list]:
+        """The training step's math: record the forward pass on a tape, seed the loss
+        gradient at the output, walk back.
 
-    def _backward_from_loss(self, grad: Array) -> None:
-        """Backward from `_loss_and_grad`'s gradient; sets every layer's `gradients`."""
-        fused = self._fused_act
-        # The data needs no gradient, and with the fused loss `grad` is already wrt the logits.
-        self._skip_input_grad = True
-        if fused is not None:
-            fused.passthrough = True
-        try:
-            self.backward(grad)
-        finally:
-            self._skip_input_grad = False
-            if fused is not None:
-                fused.passthrough = False
+        Returns `(loss, y_pred, grads)`, the gradients aligned with `trainable_weights` (None
+        where the loss does not depend on a weight). The loss includes `add_loss()` terms.
+        """
+        weights = self.trainable_weights
+        with GradientTape() as tape, collect_losses() as extra:
+            out = self(x, training=True)
+        loss, target, seed = self.loss_and_seed(y, out)
+        targets, seeds = [target], [seed]
+        for value in extra:
+            loss += float(unwrap(value))
+            if is_tracked(value):
+                targets.append(value)
+                seeds.append(np.ones(np.shape(value), np.asarray(unwrap(value)).dtype))
+        if not weights or not any(is_tracked(t) for t in targets):
+            return loss, unwrap(out), [None] * len(weights)
+        pairs = [(t, s) for t, s in zip(targets, seeds) if is_tracked(t)]
+        grads = tape.gradient([t for t, _ in pairs], weights,
+                              output_gradients=[s for _, s in pairs])
+        return loss, unwrap(out), grads
+
+    def loss_and_seed(self, y: Array, out: Any) -> tuple[float, Any, Array]:
+        """`(loss, target, dloss/dtarget)` for the model output `out`: the target is `out`,
+        or the logits behind its softmax/sigmoid when the loss fuses with it
+        (`fused_logits`)."""
+        logits = self.fused_logits(out)
+        if logits is not None:
+            loss, seed = self.loss.value_and_logits_grad(y, unwrap(out))
+            return loss, logits, seed
+        loss, seed = self.loss.value_and_grad(y, unwrap(out))
+        return loss, out, seed
+
+    def fused_logits(self, out: Any) -> Any:
+        """The logits Tensor behind the output's softmax (sigmoid for a binary crossentropy)
+        when the loss can take its gradient wrt them, as Keras does with `_keras_logits`: the
+        gradient is then `(p - y) / n`, without the activation's Jacobian. None otherwise."""
+        logits = getattr(out, "_keras_logits", None)
+        if logits is None or not hasattr(self.loss, "value_and_logits_grad") \
+                or getattr(self.loss, "from_logits", False):
+            return None
+        expected = "sigmoid" if "binary" in type(self.loss).__name__.lower() else "softmax"
+        return logits if getattr(out, "activation", None) == expected else None
 
     def train_on_batch(self, x: Any, y: Any) -> float | list[float]:
         self._require_compiled("train_on_batch")
@@ -285,11 +269,12 @@ class Model(Layer):
         return self._step_cache[1]
 
     def inference_forward(self, x: Array | list[Array]) -> Array | list[Array]:
-        """`forward(x, training=False)` for predict/evaluate, in sub-batches (see
-        `inference_chunk_bytes`) with no backward caches kept: memory stays bounded at any
-        batch size. Inference is per-sample, so the result equals one forward pass. With
-        several CPU threads the batch is split over model replicas (`parallel.py`). Freed
-        memory is kept for the next sub-batch (`backend.keep_freed_memory`)."""
+        """`model(x, training=False)` for predict/evaluate, in sub-batches (see
+        `inference_chunk_bytes`); nothing is recorded, so no layer keeps anything for a
+        backward: memory stays bounded at any batch size. Inference is per-sample, so the result
+        equals one forward pass. With several CPU threads the batch is split into shares run
+        concurrently. Freed memory is kept for the next sub-batch
+        (`backend.keep_freed_memory`)."""
         backend.keep_freed_memory()
         xs = list(x) if self._multi_input else x
         n = parallel.samples(xs)
@@ -304,13 +289,13 @@ class Model(Layer):
         """The outputs (always a list) of cache-free forward passes over `_inference_step()`
         samples at a time."""
         n, step = parallel.samples(x), self._inference_step()
-        with graph.cache_free(self):
+        with stop_recording():
             if n <= step:
-                out = self.forward(x, training=False)
+                out = self(x, training=False)
                 return list(out) if self._multi_output else [out]
             outputs = None
             for lo in range(0, n, step):
-                part = self.forward(parallel.take(x, lo, lo + step), training=False)
+                part = self(parallel.take(x, lo, lo + step), training=False)
                 parts = part if self._multi_output else [part]
                 if outputs is None:
                     outputs = [np.empty((n, *p.shape[1:]), dtype=p.dtype) for p in parts]
@@ -319,9 +304,29 @@ class Model(Layer):
         return outputs
 
     def _ensure_built(self, x: Array | list[Array]) -> None:
-        if not self.built:
-            self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
-            self.built = True
+        if self.built:
+            return
+        if self._subclassed:
+            # A subclassed model creates its weights by running: one sample, nothing recorded.
+            with stop_recording():
+                self(parallel.take(x, 0, 1), training=False)
+            self._clear_losses()
+            return
+        self.build([a.shape for a in x] if isinstance(x, list) else x.shape)
+        self.built = True
+
+    def _call_ops(self, inputs: Any, training: bool | None, kwargs: dict) -> Any:
+        if self.built or not self._subclassed:
+            return super()._call_ops(inputs, training, kwargs)
+        # The first call of a subclassed model: its input and output structure become known.
+        multi = isinstance(inputs, (list, tuple))
+        shapes = [np.shape(a) for a in inputs] if multi else [np.shape(inputs)]
+        batch = [(None, *s[1:]) for s in shapes]
+        self.batch_input_shape = batch if multi else batch[0]
+        self._multi_input = multi
+        out = super()._call_ops(inputs, training, kwargs)
+        self._multi_output = isinstance(out, (list, tuple))
+        return out
 
     fit = training.fit
     evaluate = training.evaluate

@@ -1,5 +1,5 @@
-"""Data parallelism over CPU cores: each core runs its own replica of the model on a share of
-the batch, with single-threaded BLAS, and the weight gradients are summed.
+"""Data parallelism over CPU cores: each core runs the model on a share of the batch, with
+single-threaded BLAS, and the weight gradients are summed.
 
 Why: NumPy's elementwise functions (bias, activations, pooling, dropout, im2col copies) run on
 one core, and OpenBLAS's threaded products reach only 55-65% of its peak on the skinny matrices
@@ -7,20 +7,21 @@ of small convolutions. One batch share per core keeps both cores busy for everyt
 on the 2-core machine, training steps at batch 128: MNIST CNN +23-38%, LeNet-5 +20-39%,
 CIFAR-10 CNN +42-44%).
 
-Training runs the first share in the calling thread and the others in forked worker processes
-(`workers.py`; LeNet-5 training +11-22% over threads), or in threads where processes cannot be
-forked; inference runs its shares in threads. Thread replicas are deep copies of the model that
-share its weight arrays (optimizer updates and `set_weights` reach them, both work in place) but
-own their caches, activation state and dropout generators. Results equal the unsplit
-computation up to float rounding of the gradient sums: the loss and its gradient are computed
-on the whole batch, in the calling thread. A layer whose training forward mixes samples
-(`batch_dependent`, e.g. BatchNormalization with batch statistics) makes training run unsplit;
+Layers keep nothing of a call on themselves (each call has its own context), so every share runs
+the same model object, each under its own `GradientTape` (tapes are per thread). Training runs
+the first share in the calling thread and the others in forked worker processes (`workers.py`;
+LeNet-5 training +11-22% over threads), or in threads where processes cannot be forked;
+inference runs its shares in threads. Each share draws its dropout masks from generators seeded
+from the model's own (`_seeds`), so runs are reproducible and resume exactly. Results equal the
+unsplit computation up to float rounding of the gradient sums: the loss and its gradient are
+computed on the whole batch, in the calling thread. A layer whose training forward mixes samples
+(`batch_dependent`, e.g. BatchNormalization with batch statistics) makes training run unsplit,
+and so does a layer written with `call()` (it may add losses or keep Python state of its own);
 inference is per-sample and always splits.
 """
 
 from __future__ import annotations
 
-import copy
 import ctypes
 import functools
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ import numpy as np
 
 from kernelnet import backend
 from kernelnet._typing import Array
+from kernelnet.autodiff import GradientTape
+from kernelnet.layers.base import share_generators
 from kernelnet.models import graph, workers
 
 # Samples per thread below which splitting costs more than it saves.
@@ -81,13 +84,19 @@ def single_threaded_blas():
 def shard_count(model, batch: int, training: bool) -> int:
     """Threads to split a batch over: 1 (no split) unless there are >= 2 threads, OpenBLAS can
     be told to stay single-threaded, every thread gets `MIN_SHARD` samples and, in training, no
-    layer mixes samples."""
+    layer mixes samples or is written with `call()`."""
     threads = min(backend.num_threads(), batch // MIN_SHARD)
     if threads < 2 or _openblas() is None:
         return 1
-    if training and any(layer.batch_dependent for layer in graph.all_layers(model)):
+    if training and any(layer.batch_dependent or not _runs_fused(layer)
+                        for layer in graph.all_layers(model)):
         return 1
     return threads
+
+
+def _runs_fused(layer) -> bool:
+    """A built-in (fused) layer, or a Sequential/functional model of them."""
+    return layer._fused or (hasattr(layer, "_nodes") and not layer._subclassed)
 
 
 def split(n: int, parts: int) -> list[tuple[int, int]]:
@@ -122,116 +131,93 @@ def run(tasks: list) -> list:
     return [future.result() for future in futures]
 
 
-# ------------------------------------------------------------------------ replicas
-def _structure_key(model) -> tuple:
-    """Changes whenever replicas would go stale: layers, their weight arrays, trainable flags."""
-    layers = graph.all_layers(model)
-    return (id(model.loss), id(model._fused_act),
-            *((id(layer), layer.trainable, *(id(w) for _, w, _ in layer._weights))
-              for layer in layers))
-
-
-def _replicate(model):
-    """A deep copy of `model` sharing its weights, optimizer, loss and metrics; caches dropped."""
-    memo = {}
-    for attr in ("optimizer", "loss", "compiled_metrics", "history", "_compile_config"):
-        value = getattr(model, attr, None)
-        memo[id(value)] = value
-    for layer in graph.all_layers(model):
-        memo.update((id(w), w) for _, w, _ in layer._weights)
-        act = getattr(layer, "_act", None)
-        held = [getattr(layer, name, None) for name in (*layer._CACHES, "_workspace")]
-        held += [act._z, act._y] if act is not None else []
-        memo.update((id(v), None) for v in held if v is not None)
-    return copy.deepcopy(model, memo)
-
-
-def replicas(model, count: int) -> list:
-    """`count` replicas of `model`, made once and remade when the model's structure changes."""
-    key = _structure_key(model)
-    cached = getattr(model, "_replicas", None)
-    if cached is None or cached[0] != key or len(cached[1]) < count:
-        model._replicas = None  # never copied into the new replicas
-        cached = (key, [_replicate(model) for _ in range(count)])
-        model._replicas = cached
-    return cached[1][:count]
-
-
+# ------------------------------------------------------------------------ shares
 def random_layers(model) -> list:
     """The layers of `model` that draw random numbers in training (dropout, noise)."""
     return [layer for layer in graph.all_layers(model) if hasattr(layer, "_generator")]
 
 
 def _seeds(model, count: int) -> list[list[int]]:
-    """Per replica, one seed for each of its random layers, drawn from the model's own
+    """Per share, one seed for each of the model's random layers, drawn from the layers' own
     generators in a fixed order: runs are reproducible and checkpoints that save the model's
     generators resume exactly."""
     draws = [layer._generator().integers(2**63, size=count) for layer in random_layers(model)]
     return [[int(d[i]) for d in draws] for i in range(count)]
 
 
-def _reseed(replica, seeds: list[int]) -> None:
-    for layer, seed in zip(random_layers(replica), seeds):
-        layer._rng = np.random.default_rng(seed)
+def share_forward(model, x: Array | list[Array], seeds: list[int]) -> tuple:
+    """Records the model's training forward on one share: `(tape, output Tensor)`."""
+    generators = {id(layer): np.random.default_rng(seed)
+                  for layer, seed in zip(random_layers(model), seeds)}
+    tape = GradientTape()
+    with tape, share_generators(generators):
+        out = model(x, training=True)
+    return tape, out
 
 
-def _sum_gradients(model, reps: list, flat: list[list[Array]] = ()) -> None:
-    """Sets each layer's `gradients` to the sum of its replicas' and of the `flat` lists
-    (gradients of all layers, from worker processes), accumulated in place into the first
-    replica's fresh arrays."""
-    flat = [iter(f) for f in flat]
-    for layer, first, *rest in zip(*(graph.leaves(m) for m in (model, *reps))):
-        total = list(first.gradients)
-        for acc, *others in zip(total, *(other.gradients for other in rest)):
-            for g in others + [next(f) for f in flat]:
-                acc += g
-        layer.gradients = total
+def share_backward(model, tape, out, grad: Array, at_logits: bool) -> list:
+    """The share's weight gradients, from the loss gradient `grad` at its output (at the
+    logits behind the output softmax/sigmoid when `at_logits`)."""
+    target = out._keras_logits if at_logits else out
+    return tape.gradient(target, model.trainable_weights, output_gradients=grad)
 
 
-def train_step(model, x: Array | list[Array], y: Array, shards: int) -> tuple[float, Array]:
-    """Forward on the replicas, loss and its gradient on the whole batch, backward on the
-    replicas, gradients summed into `model`'s layers; returns `(loss, y_pred)`.
+def _loss(model, y: Array, y_pred: Array, out) -> tuple[float, Array, bool]:
+    """Loss and its gradient on the whole batch: `(loss, grad, at_logits)`."""
+    at_logits = model.fused_logits(out) is not None
+    fn = model.loss.value_and_logits_grad if at_logits else model.loss.value_and_grad
+    loss, grad = fn(y, y_pred)
+    return loss, grad, at_logits
+
+
+def _sum_gradients(first: list, others: list[list]) -> list:
+    """`first` with every list of `others` added into it, in place (fresh arrays of the
+    first share's backward); None stays None (a weight the loss does not reach)."""
+    for i, acc in enumerate(first):
+        if acc is not None:
+            for other in others:
+                acc += other[i]
+    return first
+
+
+def train_step(model, x: Array | list[Array], y: Array, shards: int) -> tuple:
+    """Forward on the shares, loss and its gradient on the whole batch, backward on the
+    shares, gradients summed; returns `(loss, y_pred, grads)` like
+    `Model.compute_gradients`.
 
     The first share runs in the calling thread; the others in worker processes where they can
     be forked (`workers.py`), else in threads."""
     if workers.available():
         return _train_step_processes(model, x, y, shards)
-    reps = replicas(model, shards)
     bounds = split(len(y), shards)
-    for rep, seeds in zip(reps, _seeds(model, shards)):
-        _reseed(rep, seeds)
     with single_threaded_blas():
-        parts = run([functools.partial(r.forward, take(x, lo, hi), training=True)
-                     for r, (lo, hi) in zip(reps, bounds)])
-        y_pred = np.concatenate(parts)
-        loss, grad = model._loss_and_grad(y, y_pred)
-        run([functools.partial(r._backward_from_loss, grad[lo:hi])
-             for r, (lo, hi) in zip(reps, bounds)])
-    _sum_gradients(model, reps)
-    return loss, y_pred
+        parts = run([functools.partial(share_forward, model, take(x, lo, hi), seeds)
+                     for (lo, hi), seeds in zip(bounds, _seeds(model, shards))])
+        y_pred = np.concatenate([out.value for _, out in parts])
+        loss, grad, at_logits = _loss(model, y, y_pred, parts[0][1])
+        grads = run([functools.partial(share_backward, model, tape, out, grad[lo:hi], at_logits)
+                     for (tape, out), (lo, hi) in zip(parts, bounds)])
+    return loss, y_pred, _sum_gradients(grads[0], grads[1:])
 
 
-def _train_step_processes(model, x, y, shards: int) -> tuple[float, Array]:
-    own = replicas(model, 1)[0]
-    block, pool = workers.for_model(model, shards - 1, _structure_key(model),
-                                    functools.partial(_replicate, model))
+def _train_step_processes(model, x, y, shards: int) -> tuple:
+    block, pool = workers.for_model(model, shards - 1)
     for dst, src in zip(block.arrays, model.weights):
-        np.copyto(dst, src)
+        np.copyto(dst, src.value)
     (lo, hi), *rest = split(len(y), shards)
     own_seeds, *seeds = _seeds(model, shards)
-    _reseed(own, own_seeds)
     try:
         for worker, (a, b), s in zip(pool, rest, seeds):
             worker.send("forward", s, take(x, a, b))
         with single_threaded_blas():
-            parts = [own.forward(take(x, lo, hi), training=True),
-                     *(worker.reply() for worker in pool)]
+            tape, out = share_forward(model, take(x, lo, hi), own_seeds)
+            parts = [out.value, *(worker.reply() for worker in pool)]
         y_pred = np.concatenate(parts)
-        loss, grad = model._loss_and_grad(y, y_pred)
+        loss, grad, at_logits = _loss(model, y, y_pred, out)
         for worker, (a, b) in zip(pool, rest):
-            worker.send("backward", grad[a:b])
+            worker.send("backward", grad[a:b], at_logits)
         with single_threaded_blas():
-            own._backward_from_loss(grad[lo:hi])
+            grads = share_backward(model, tape, out, grad[lo:hi], at_logits)
             for worker in pool:
                 worker.reply()
     except BaseException:
@@ -239,16 +225,14 @@ def _train_step_processes(model, x, y, shards: int) -> tuple[float, Array]:
         # and workers busy: stop them all, they are forked anew at the next step.
         workers.close(model)
         raise
-    _sum_gradients(model, [own], [w.grads.arrays for w in pool])
-    return loss, y_pred
+    return loss, y_pred, _sum_gradients(grads, [w.grads.arrays for w in pool])
 
 
 def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
-    """`model._chunked_inference` over `shards` contiguous parts of the batch, one per replica;
-    returns the list of outputs."""
-    reps = replicas(model, shards)
+    """`model._chunked_inference` over `shards` contiguous parts of the batch, run
+    concurrently on the same model; returns the list of outputs."""
     n = samples(x)
     with single_threaded_blas():
-        parts = run([functools.partial(r._chunked_inference, take(x, lo, hi))
-                     for r, (lo, hi) in zip(reps, split(n, shards))])
+        parts = run([functools.partial(model._chunked_inference, take(x, lo, hi))
+                     for lo, hi in split(n, shards)])
     return [np.concatenate(outs) for outs in zip(*parts)]

@@ -32,6 +32,7 @@ class Sequential(Model):
     def __init__(self, layers: list | None = None, name: str | None = None, **kwargs: Any):
         super().__init__(name=name, **kwargs)
         self._sample_shape: Shape | None = None  # batch shape, once known
+        self._input_layer: InputLayer | None = None
         for layer in layers or []:
             self.add(layer)
 
@@ -46,6 +47,7 @@ class Sequential(Model):
                     f"the model already has {len(self._layers)} layers."
                 )
             self._sample_shape = layer.batch_input_shape
+            self._input_layer = layer
             self._try_build()
             return
         if not isinstance(layer, Layer):
@@ -85,15 +87,30 @@ class Sequential(Model):
             raise ValueError(f"Sequential {self.name!r} has no layers to build.")
         input_shape = tuple(input_shape)
         self._check_input_shape(input_shape)
-        shape = (None, *input_shape[1:])
-        for layer in self._layers:
-            layer._maybe_build(shape)
-            shape = tuple(layer.compute_output_shape(shape))
+        self._connect((None, *input_shape[1:]))
         self._sample_shape = (None, *input_shape[1:])
         self.batch_input_shape = self._sample_shape
         self._nodes = [Node(layer, [i], i + 1, False) for i, layer in enumerate(self._layers)]
         self._input_ids, self._output_ids = [0], [len(self._layers)]
         self.built = True
+
+    def _connect(self, shape: Shape) -> None:
+        """Calls the layers on a symbolic input (building them), so that `model.inputs` and
+        each `layer.output` exist, as in Keras: `Model(model.inputs, layer.output)` is a
+        feature extractor."""
+        for layer, t in getattr(self, "_symbolic_calls", []):  # from an earlier build
+            if t in layer._inbound:
+                layer._inbound.remove(t)
+        inp = self._input_layer
+        if inp is None or tuple(inp.batch_input_shape[1:]) != tuple(shape[1:]):
+            inp = InputLayer(batch_input_shape=shape, dtype=self.dtype,
+                             name=f"{self.name}_input")
+        t = inp.output
+        self._symbolic_inputs, self._symbolic_calls = [t], []
+        for layer in self._layers:
+            t = layer(t)
+            self._symbolic_calls.append((layer, t))
+        self._symbolic_outputs = [t]
 
     def _check_input_shape(self, input_shape: Shape) -> None:
         expected = self._sample_shape
@@ -107,10 +124,12 @@ class Sequential(Model):
                 f"{tuple(expected)}, received {tuple(input_shape)}."
             )
 
-    def forward(self, x, training: bool = False):
-        if x.shape[1:] != tuple(self._sample_shape[1:]):
-            self._check_input_shape(x.shape)
-        return super().forward(x, training=training)
+    def call(self, inputs, training: bool = False):
+        if tuple(inputs.shape[1:]) != tuple(self._sample_shape[1:]):
+            self._check_input_shape(inputs.shape)
+        return super().call(inputs, training=training)
+
+    call._runs_graph = True
 
     def compute_output_shape(self, input_shape: Shape) -> Shape:
         if not self.built:

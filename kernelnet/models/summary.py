@@ -26,6 +26,8 @@ def layer_rows(model) -> list[Row]:
             f"Model {model.name!r} has not yet been built. Build it first by calling `build()` "
             "or by calling the model on a batch of data (or give the first layer `input_shape`)."
         )
+    if model._subclassed:
+        return _subclassed_rows(model)
     in_shapes = model.batch_input_shape if model._multi_input else [model.batch_input_shape]
     shapes = dict(zip(model._input_ids, [tuple(s) for s in in_shapes]))
     names = {i: model._layers[i].name for i in model._input_ids} if model._layers and \
@@ -35,14 +37,43 @@ def layer_rows(model) -> list[Row]:
         for i in model._input_ids:
             layer = model._layers[i]
             rows.append(Row(layer.name, type(layer).__name__, shapes[i], 0, 0, [], True))
+    counted: set[int] = set()  # a shared layer's parameters count at its first call only
     for node in model._nodes:
         args = [shapes[i] for i in node.in_ids]
         arg = args if node.multi else args[0]
         shapes[node.out_id] = tuple(node.layer.compute_output_shape(arg))
         names[node.out_id] = node.layer.name
+        params = 0 if id(node.layer) in counted else node.layer.count_params()
+        counted.add(id(node.layer))
         rows.append(Row(node.layer.name, type(node.layer).__name__, shapes[node.out_id],
-                        node.layer.count_params(), int(node.layer.compute_macs(arg)),
+                        params, int(node.layer.compute_macs(arg)),
                         [names[i] for i in node.in_ids if i in names], node.layer.trainable))
+    return rows
+
+
+def _subclassed_rows(model) -> list[Row]:
+    """Rows for the layers a subclassed model holds, with the shapes seen by running `call()`
+    once on zeros of the model's input shape (batch of 1, nothing recorded)."""
+    from kernelnet.autodiff import stop_recording
+    from kernelnet.layers.base import record_shapes
+
+    def zeros(shape):
+        return np.zeros([1 if d is None else d for d in shape], dtype=model.dtype)
+
+    shape = model.batch_input_shape
+    x = [zeros(s) for s in shape] if model._multi_input else zeros(shape)
+    with record_shapes() as seen, stop_recording():
+        model(x, training=False)
+    model._clear_losses()
+    rows = []
+    for layer in model.layers:
+        in_shape, out_shape = seen.get(id(layer), (None, None))
+        batch = (lambda s: (None, *s[1:])) if out_shape is not None else None
+        out = [batch(s) for s in out_shape] if isinstance(out_shape, list) else (
+            batch(out_shape) if batch else ())
+        macs = int(layer.compute_macs(in_shape)) if in_shape is not None else 0
+        rows.append(Row(layer.name, type(layer).__name__, out, layer.count_params(), macs, [],
+                        layer.trainable))
     return rows
 
 

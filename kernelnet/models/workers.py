@@ -1,14 +1,16 @@
-"""Worker processes that train shares of a batch on forked replicas of a model.
+"""Worker processes that train shares of a batch on forked copies of a model.
 
 Why processes: replicas in threads hand the GIL back and forth around each of their ~200
 NumPy calls per LeNet-5 step, and every handoff wakes the other core; two threads run each
 share 1.2-1.4x slower than one thread alone, two processes 1.0-1.1x (measured on the 2-core
 machine). So split training keeps one share in the calling process and sends the others to
-workers forked from it (Linux), each holding its own replica.
+workers forked from it (Linux), each running its copy of the model (the fork's memory).
 
 Per step the calling process copies the weights into one shared-memory block (`SharedArrays`)
-that every worker copies into its replica; inputs, outputs, loss gradients and dropout seeds
+that every worker copies into its model; inputs, outputs, loss gradients and dropout seeds
 go through a pipe; each worker's weight gradients come back through a block of its own.
+Workers are forked again when what they copied goes stale (`_fork_key`: layers, weights,
+trainable flags).
 Workers exit when their pipe closes: `close(model)`, the model being garbage-collected, or
 the calling process ending.
 """
@@ -50,18 +52,20 @@ def available() -> bool:
 
 
 class Worker:
-    """One forked process training `replica` (a model copy made for it) on request."""
+    """One forked process training its copy of `model` on request."""
 
-    def __init__(self, replica, weights: SharedArrays, inherited: list):
+    def __init__(self, model, weights: SharedArrays, inherited: list):
         import multiprocessing
 
         ctx = multiprocessing.get_context("fork")
-        self.grads = SharedArrays([w for layer in graph.leaves(replica)
-                                   for w in layer.trainable_weights])
+        self.grads = SharedArrays([w.value for w in model.trainable_weights])
         self.conn, child = ctx.Pipe()
+        # a weak reference: the parent's Process object must not keep the model alive (the
+        # forked child has its own copy of everything the reference points to)
         self.process = ctx.Process(
             target=_serve, name="kernelnet-train", daemon=True,
-            args=(replica, weights.arrays, self.grads.arrays, child, [*inherited, self.conn]))
+            args=(weakref.ref(model), weights.arrays, self.grads.arrays, child,
+                  [*inherited, self.conn]))
         self.process.start()
         child.close()
 
@@ -82,14 +86,15 @@ class Worker:
         return value
 
     def close(self) -> None:
-        """Ends the worker at once, idle or not (its replica holds nothing of value)."""
+        """Ends the worker at once, idle or not (its model copy holds nothing of value)."""
         self.conn.close()
         self.process.kill()
         self.process.join()
 
 
-def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: list) -> None:
-    """The worker's loop: "forward" (seeds, x) -> y; "backward" (grad) -> None."""
+def _serve(model_ref, weights: list[Array], grads: list[Array], conn, inherited: list) -> None:
+    """The worker's loop: "forward" (seeds, x) -> y; "backward" (grad, at_logits) -> None,
+    the weight gradients written into `grads`."""
     import signal
 
     from kernelnet.models import parallel
@@ -98,7 +103,9 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
     for other in inherited:
         other.close()  # pipes of the calling process and of earlier workers
     parallel._openblas()[0](1)  # single-threaded BLAS: one core per process
-    own_weights, random_layers = replica.weights, parallel.random_layers(replica)
+    model = model_ref()
+    own_weights = [w.value for w in model.weights]
+    share = None
     while True:
         try:
             op, payload = conn.recv()
@@ -109,14 +116,18 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
                 seeds, x = payload
                 for dst, src in zip(own_weights, weights):
                     np.copyto(dst, src)
-                for layer, seed in zip(random_layers, seeds):
-                    layer._rng = np.random.default_rng(seed)
-                result = ("ok", replica.forward(x, training=True))
+                share = parallel.share_forward(model, x, seeds)
+                result = ("ok", share[1].value)
             else:
-                replica._backward_from_loss(payload[0])
-                own = [g for layer in graph.leaves(replica) for g in layer.gradients]
+                grad, at_logits = payload
+                tape, out = share
+                share = None
+                own = parallel.share_backward(model, tape, out, grad, at_logits)
                 for dst, src in zip(grads, own, strict=True):
-                    np.copyto(dst, src)
+                    if src is None:
+                        dst[...] = 0
+                    else:
+                        np.copyto(dst, src)
                 result = ("ok", None)
         except Exception as error:  # noqa: BLE001 - sent to the caller, who re-raises it
             result = ("error", error)
@@ -129,19 +140,27 @@ def _serve(replica, weights: list[Array], grads: list[Array], conn, inherited: l
                                              f"could not be sent back ({error})")))
 
 
-# model -> (structure key, shared weight block, workers, finalizer); dropped with the model.
+# model -> (fork key, shared weight block, workers, finalizer); dropped with the model.
 _POOLS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def for_model(model, count: int, key: tuple, make_replica) -> tuple[SharedArrays, list[Worker]]:
-    """`count` workers for `model` (forked once, again when `key` changes) and the block its
-    weights are published through."""
+def _fork_key(model) -> tuple:
+    """Changes whenever forked copies would go stale: the layers, their weight arrays and
+    trainable flags (weight values travel each step)."""
+    return tuple((id(layer), layer.trainable, *(id(w.value) for w in layer._weights))
+                 for layer in graph.all_layers(model))
+
+
+def for_model(model, count: int) -> tuple[SharedArrays, list[Worker]]:
+    """`count` workers for `model` (forked once, again when its `_fork_key` changes) and the
+    block its weights are published through."""
+    key = _fork_key(model)
     pool = _POOLS.get(model)
     if pool is None or pool[0] != key or len(pool[2]) < count:
         close(model)
-        block, workers = SharedArrays(model.weights), []
+        block, workers = SharedArrays([w.value for w in model.weights]), []
         for _ in range(count):
-            workers.append(Worker(make_replica(), block, [w.conn for w in workers]))
+            workers.append(Worker(model, block, [w.conn for w in workers]))
         pool = _POOLS[model] = (key, block, workers, weakref.finalize(model, _close_all, workers))
     return pool[1], pool[2][:count]
 

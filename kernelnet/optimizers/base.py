@@ -20,6 +20,7 @@ import numpy as np
 
 from kernelnet import backend
 from kernelnet._typing import Array
+from kernelnet.autodiff.tensor import unwrap
 from kernelnet.optimizers import schedules
 
 
@@ -161,7 +162,7 @@ class Optimizer:
     def build(self, weights: list[Array]) -> None:
         """Creates all slots now (they are otherwise created on the first `apply`)."""
         for weight in weights:
-            self._get_slots(weight)
+            self._get_slots(unwrap(weight))
 
     def _scratch(self, like: Array, index: int = 0) -> Array:
         """An uninitialized array shaped like `like`, reused across steps to avoid allocations."""
@@ -183,7 +184,8 @@ class Optimizer:
             grads: list of gradient arrays, aligned 1:1 with `weights` (None entries are skipped).
             weights: list of weight arrays; each is updated in place.
         """
-        grads, weights = list(grads), list(weights)
+        # Variables (layer weights) are updated through their arrays, which also key the slots
+        grads, weights = [unwrap(g) for g in grads], [unwrap(w) for w in weights]
         if len(grads) != len(weights):
             raise ValueError(
                 f"{type(self).__name__}.apply() expects one gradient per weight. "
@@ -254,6 +256,7 @@ class Optimizer:
 
     def get_state(self, weights: list[Array], names: list[str]) -> dict[str, Array]:
         """Copies of `iterations` and every created slot, keyed `"{name}/{slot}"`."""
+        weights = [unwrap(w) for w in weights]
         names = _check_names(weights, names, "get_state")
         state = {"iterations": np.asarray(self.iterations, dtype=np.int64)}
         for weight, name in zip(weights, names):
@@ -263,6 +266,7 @@ class Optimizer:
 
     def set_state(self, weights: list[Array], names: list[str], state: dict) -> None:
         """Restores `get_state()` output, so a resumed run continues bit for bit."""
+        weights = [unwrap(w) for w in weights]
         names = _check_names(weights, names, "set_state")
         used = {"iterations"}
         for weight, name in zip(weights, names):

@@ -10,10 +10,11 @@ Every plotting function returns the matplotlib `Figure`, saves it when given `pa
 - `plot_predictions(images, probabilities)`: images with their top classes as bars.
 - `plot_confusion_matrix(y_true, y_pred)`, `plot_images(x, y)`.
 - `grad_cam(model, image)` -> heat map array; `plot_grad_cam(model, image)` -> Figure.
+- `saliency_map(model, image)` -> `max_c |d score / d pixel|`, computed with the GradientTape.
 - `intermediate_outputs(model, x, names)`: activations of any layers (no plotting).
 """
 
-from kernelnet.visualization.gradcam import grad_cam, plot_grad_cam
+from kernelnet.visualization.gradcam import grad_cam, plot_grad_cam, saliency_map
 from kernelnet.visualization.history import plot_history
 from kernelnet.visualization.kernels import plot_feature_maps, plot_kernels
 from kernelnet.visualization.predictions import (
@@ -28,4 +29,5 @@ plot_filters = plot_kernels
 
 __all__ = ["confusion_matrix", "conv_layers", "grad_cam", "intermediate_outputs",
            "plot_confusion_matrix", "plot_feature_maps", "plot_filters", "plot_grad_cam",
+           "saliency_map",
            "plot_history", "plot_images", "plot_kernels", "plot_predictions"]

@@ -3,7 +3,9 @@ which parts of an image made the network choose a class.
 
 For a convolution output `A` (h', w', k) and the class score `y_c` (before softmax), each map
 `A_k` is weighted by the mean gradient `alpha_k = mean_ij dy_c/dA_ij^k`, and the heat map is
-`relu(sum_k alpha_k A_k)`, upsampled to the image size.
+`relu(sum_k alpha_k A_k)`, upsampled to the image size. The gradients come from a
+`GradientTape` (`probe.class_score_gradient`); `saliency_map` is the same question asked of the
+input pixels.
 """
 
 from __future__ import annotations
@@ -48,6 +50,21 @@ def grad_cam(model: Any, image: Any, layer_name: str | None = None,
     cam = np.maximum(act @ weights, 0.0)              # (h', w')
     peak = float(cam.max())
     return (cam / peak if peak > 0 else cam).astype(np.float64)
+
+
+def saliency_map(model: Any, image: Any, class_index: int | None = None) -> Array:
+    """The saliency map of `class_index` (default: the predicted class) for one image
+    (Simonyan et al. 2014, "Deep Inside Convolutional Networks"): `max_c |dy_c/dx|` over the
+    image's channels, where `y_c` is the class score before the output softmax, computed with
+    a `GradientTape` watching the input.
+
+    Returns:
+        `(h, w)` float array in [0, 1] at the image's resolution.
+    """
+    grad, _ = probe.input_gradient(model, image, class_index)
+    sal = np.abs(grad).max(axis=-1)
+    peak = float(sal.max())
+    return (sal / peak if peak > 0 else sal).astype(np.float64)
 
 
 def _upsample(heatmap: Array, size: tuple[int, int]) -> Array:

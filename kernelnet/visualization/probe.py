@@ -2,7 +2,8 @@
 
 `Sequential` and functional models both run a list of `graph.Node`s in topological order, so
 one walk serves both. Nested models (a backbone added to a `Sequential`) are entered when the
-requested layer lives inside them. Nothing here changes the model's weights.
+requested layer lives inside them. Gradients come from a `GradientTape` that watches the
+requested layer's output. Nothing here changes the model's weights.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from kernelnet._typing import Array
-from kernelnet.models import graph
+from kernelnet.autodiff import GradientTape, convert_to_tensor, unwrap
 
 
 def _contains(model: Any, name: str) -> bool:
@@ -61,18 +62,23 @@ def _prepare(model: Any, x: Any) -> Array:
     return x
 
 
-def _forward(model: Any, x: Array, names: set[str], taps: dict[str, Array]) -> Array:
-    """Runs `model` on `x` like `graph.run_forward`, storing outputs of layers in `names`."""
+def _forward(model: Any, x: Any, names: set[str], taps: dict[str, Any],
+             tape: GradientTape | None = None) -> Any:
+    """Runs `model` on `x` like `graph.run`, storing outputs of layers in `names`; with a
+    `tape`, those outputs become watched Tensors the rest of the pass is recorded from."""
     values = {model._input_ids[0]: x}
     for node in model._nodes:
         args = [values[tid] for tid in node.in_ids]
         arg = args if node.multi else args[0]
         layer = node.layer
         if hasattr(layer, "_nodes") and any(_contains(layer, n) for n in names):
-            values[node.out_id] = _forward(layer, arg, names, taps)
+            values[node.out_id] = _forward(layer, arg, names, taps, tape)
         else:
-            values[node.out_id] = layer.forward(arg, training=False)
+            values[node.out_id] = layer(arg, training=False)
         if layer.name in names:
+            if tape is not None:
+                values[node.out_id] = convert_to_tensor(values[node.out_id])
+                tape.watch(values[node.out_id])
             taps[layer.name] = values[node.out_id]
     return values[model._output_ids[0]]
 
@@ -89,32 +95,41 @@ def intermediate_outputs(model: Any, x: Any, layer_names: list[str]) -> dict[str
         find_layer(model, name)
     taps: dict[str, Array] = {}
     taps["__output__"] = _forward(model, _prepare(model, x), set(layer_names), taps)
-    return taps
+    return {name: unwrap(value) for name, value in taps.items()}
 
 
-def _backward_to(model: Any, grad: Array, name: str) -> Array:
-    """dScore/d(output of layer `name`), given dScore/d(model output) = `grad`."""
-    k = next(i for i, node in enumerate(model._nodes)
-             if node.layer.name == name or (hasattr(node.layer, "_nodes")
-                                             and _contains(node.layer, name)))
-    node = model._nodes[k]
-    (g,) = graph.run_backward(model._nodes[k + 1:], [node.out_id], model._output_ids, [grad],
-                              inputs_need_grad=True)
-    if g is None:  # the layer is the output itself
-        g = grad
-    return g if node.layer.name == name else _backward_to(node.layer, g, name)
+def class_scores(out: Any) -> Any:
+    """The class scores behind a model output: the logits before its softmax/sigmoid when the
+    output layer applied one (`_keras_logits`), else the output itself."""
+    logits = getattr(out, "_keras_logits", None)
+    return out if logits is None else logits
 
 
-def _logits_activation(model: Any):
-    """The output layer's softmax/sigmoid, whose gradient Grad-CAM skips (scores, not probs)."""
-    act = getattr(model.output_layer(), "_act", None)
-    return act if act is not None and act.name in ("softmax", "sigmoid") else None
+def _one_image(x: Any) -> Array:
+    x = np.asarray(x)
+    if x.ndim == 3:
+        x = x[np.newaxis]
+    if x.ndim != 4 or len(x) != 1:
+        raise ValueError(f"Expected one image (h, w, c). Received shape {tuple(x.shape)}.")
+    return x
+
+
+def _seed(probs: Array, class_index: int | None) -> tuple[Array, int]:
+    num_classes = probs.shape[-1]
+    if class_index is None:
+        class_index = int(np.argmax(probs[0]))
+    if not 0 <= class_index < num_classes:
+        raise ValueError(f"class_index must be in [0, {num_classes}). "
+                         f"Received: class_index={class_index}.")
+    seed = np.zeros(probs.shape, dtype=probs.dtype)
+    seed[0, class_index] = 1.0
+    return seed, class_index
 
 
 def class_score_gradient(model: Any, x: Any, layer_name: str,
                          class_index: int | None = None) -> tuple[Array, Array, int]:
     """Activation `A` of `layer_name` and `dy_c/dA` for one image, where `y_c` is the class
-    score before the output softmax (as in Grad-CAM).
+    score before the output softmax (as in Grad-CAM), computed with a `GradientTape`.
 
     Args:
         x: one sample `(h, w, c)` or a batch of one `(1, h, w, c)`.
@@ -124,27 +139,26 @@ def class_score_gradient(model: Any, x: Any, layer_name: str,
         `(activation, gradient, class_index)`, the arrays shaped like the layer output
         without the batch axis.
     """
-    x = np.asarray(x)
-    if x.ndim == 3:
-        x = x[np.newaxis]
-    if x.ndim != 4 or len(x) != 1:
-        raise ValueError(f"Expected one image (h, w, c). Received shape {tuple(x.shape)}.")
-    taps = intermediate_outputs(model, x, [layer_name])
-    probs = taps["__output__"]
-    num_classes = probs.shape[-1]
-    if class_index is None:
-        class_index = int(np.argmax(probs[0]))
-    if not 0 <= class_index < num_classes:
-        raise ValueError(f"class_index must be in [0, {num_classes}). "
-                         f"Received: class_index={class_index}.")
-    seed = np.zeros_like(probs)
-    seed[0, class_index] = 1.0
-    act = _logits_activation(model)
-    if act is not None:
-        act.passthrough = True
-    try:
-        grad = _backward_to(model, seed, layer_name)
-    finally:
-        if act is not None:
-            act.passthrough = False
-    return taps[layer_name][0], grad[0], class_index
+    x = _one_image(x)
+    find_layer(model, layer_name)
+    taps: dict[str, Any] = {}
+    with GradientTape() as tape:
+        out = _forward(model, _prepare(model, x), {layer_name}, taps, tape)
+    seed, class_index = _seed(unwrap(out), class_index)
+    scores = class_scores(out)
+    grad = tape.gradient(scores, taps[layer_name], output_gradients=seed,
+                         unconnected_gradients="zero")
+    return unwrap(taps[layer_name])[0], np.asarray(grad)[0], class_index
+
+
+def input_gradient(model: Any, x: Any, class_index: int | None = None) -> tuple[Array, int]:
+    """`dy_c/dx` for one image `x` (`y_c` the class score before the output softmax), with a
+    `GradientTape` watching the input; returns `(gradient shaped like x[0], class_index)`."""
+    x = convert_to_tensor(_prepare(model, _one_image(x)))
+    with GradientTape() as tape:
+        tape.watch(x)
+        out = model(x, training=False)
+    seed, class_index = _seed(unwrap(out), class_index)
+    grad = tape.gradient(class_scores(out), x, output_gradients=seed,
+                         unconnected_gradients="zero")
+    return np.asarray(grad)[0], class_index

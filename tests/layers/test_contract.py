@@ -11,7 +11,7 @@ import json
 import numpy as np
 import pytest
 
-from kernelnet.layers.base import Layer
+from kernelnet.layers.base import Layer, context
 
 IMAGE = (2, 6, 6, 3)
 CASES = [  # (module, class, kwargs, input shape(s), trainable weight count)
@@ -113,18 +113,42 @@ def test_layer_contract(rng, case, dtype):
     assert len(layer.trainable_weights) == n_trainable
     assert all(w.dtype == dtype for w in layer.weights)
 
+    # inference (no context: nothing kept) computes what a recorded call computes
+    np.testing.assert_array_equal(layer.forward(None, x), layer.forward(context(x), x))
+
     # backward: input-shaped, dtype-preserving, never writes into grad, gradients aligned
-    y = layer.forward(x, training=True)
+    ctx = context(x, training=True)
+    y = layer.forward(ctx, x, training=True)
     grad = _read_only(rng.standard_normal(y.shape).astype(dtype))
-    dx = layer.backward(grad)
+    dx, weight_grads = layer.backward(ctx, grad)
     dxs, xs = (dx, x) if isinstance(x, list) else ([dx], [x])
     assert len(dxs) == len(xs)
     for d, xi in zip(dxs, xs):
         assert d.shape == xi.shape and d.dtype == dtype
         assert not np.shares_memory(d, grad)
-    assert len(layer.gradients) == len(layer.trainable_weights)
-    for g, w in zip(layer.gradients, layer.trainable_weights):
+    assert len(weight_grads) == len(layer.trainable_weights)
+    for g, w in zip(weight_grads, layer.trainable_weights):
         assert g.shape == w.shape and g.dtype == dtype
+
+    # reentrant: two live calls on different inputs, backward in reverse order, give what
+    # each call gives alone (nothing of a call is kept on the layer)
+    x2 = _inputs(shapes, rng, dtype)
+    alone = layer.backward(_fresh(layer, x2), grad)
+    first, second = context(x), context(x2)
+    layer.forward(first, x)
+    layer.forward(second, x2)
+    for got, want in ((layer.backward(second, grad), alone),
+                      (layer.backward(first, grad), layer.backward(_fresh(layer, x), grad))):
+        for a, b in zip(_flat(got), _flat(want)):
+            np.testing.assert_array_equal(a, b)
+
+    # a context whose input needs no gradient: no dx, weight gradients still computed
+    ctx = context(x)
+    ctx.needs_input_grad = (False,) * len(xs)
+    layer.forward(ctx, x)
+    dx, weight_grads = layer.backward(ctx, grad)
+    assert all(d is None for d in (dx if isinstance(x, list) else [dx]))
+    assert len(weight_grads) == len(layer.trainable_weights)
 
     # set_weights(get_weights()) is the identity
     before = layer(x)
@@ -143,9 +167,20 @@ def test_layer_contract(rng, case, dtype):
     layer.trainable = False
     assert layer.trainable_weights == []
     assert len(layer.non_trainable_weights) == len(layer.weights)
-    layer.forward(x, training=True)
-    layer.backward(grad)
-    assert layer.gradients == []
+    ctx = context(x, training=True)
+    layer.forward(ctx, x, training=True)
+    assert layer.backward(ctx, grad)[1] == []
+
+
+def _fresh(layer, x):
+    ctx = context(x)
+    layer.forward(ctx, x)
+    return ctx
+
+
+def _flat(result):
+    dx, weight_grads = result
+    return [*(dx if isinstance(dx, list) else [dx]), *weight_grads]
 
 
 @pytest.mark.parametrize("module", ["core", "activation", "normalization", "merging",

@@ -7,6 +7,7 @@ import pytest
 from helpers import check_layer_gradients, rel_error
 from reference import naive_conv2d
 
+from kernelnet.layers.base import context
 from kernelnet.layers.convolutional import Conv2D
 
 
@@ -66,18 +67,24 @@ def test_conv2d_config_round_trip(rng):
     np.testing.assert_array_equal(clone(x), layer(x))
 
 
-def test_conv2d_frozen_and_skip_input_grad(rng):
+def test_conv2d_frozen_and_input_needing_no_grad(rng):
     layer = Conv2D(2, 3)
     x = rng.standard_normal((1, 5, 5, 2)).astype(np.float32)
     grad = np.ones(layer(x).shape, np.float32)
     grad.setflags(write=False)
     layer.trainable = False
-    assert layer.backward(grad).shape == x.shape and layer.gradients == []
+    ctx = context(x)
+    layer.forward(ctx, x)
+    dx, weight_grads = layer.backward(ctx, grad)
+    assert dx.shape == x.shape and weight_grads == []
     layer.trainable = True
-    layer._skip_input_grad = True
-    assert layer.backward(grad) is None
-    assert [g.shape for g in layer.gradients] == [(3, 3, 2, 2), (2,)]
-    ref = layer.gradients[0]
+    ctx = context(x)
+    ctx.needs_input_grad = (False,)
+    layer.forward(ctx, x)
+    dx, weight_grads = layer.backward(ctx, grad)
+    assert dx is None
+    assert [g.shape for g in weight_grads] == [(3, 3, 2, 2), (2,)]
+    ref = weight_grads[0]
     cols_grad = np.tensordot(np.lib.stride_tricks.sliding_window_view(x, (3, 3), (1, 2)),
                              grad, axes=([0, 1, 2], [0, 1, 2]))  # (c_in, kh, kw, c_out)
     assert rel_error(ref, cols_grad.transpose(1, 2, 0, 3)) < 1e-6

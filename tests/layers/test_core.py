@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 
 from kernelnet import backend
+from kernelnet.autodiff import GradientTape, convert_to_tensor
 from kernelnet.layers import core
+from kernelnet.layers.base import context
 
 
 def test_dense_matches_matmul(rng):
@@ -36,12 +38,16 @@ def test_dense_without_bias_has_one_weight():
     assert [w.shape for w in layer.weights] == [(2, 3)]
 
 
-def test_dense_skip_input_grad_returns_none(rng):
+def test_dense_input_needing_no_grad_returns_none(rng):
     layer = core.Dense(3)
-    layer(rng.standard_normal((2, 4)))
-    layer._skip_input_grad = True
-    assert layer.backward(np.ones((2, 3), dtype="float32")) is None
-    assert [g.shape for g in layer.gradients] == [(4, 3), (3,)]
+    x = rng.standard_normal((2, 4)).astype("float32")
+    layer(x)
+    ctx = context(x)
+    ctx.needs_input_grad = (False,)
+    layer.forward(ctx, x)
+    dx, weight_grads = layer.backward(ctx, np.ones((2, 3), dtype="float32"))
+    assert dx is None
+    assert [g.shape for g in weight_grads] == [(4, 3), (3,)]
 
 
 def test_dense_invalid_units():
@@ -74,7 +80,7 @@ def test_dense_config_serializes_initializer_objects():
     clone = core.Dense.from_config(config)
     assert clone.get_weights() == [] and clone.units == 3
     clone(np.zeros((2, 50)))
-    assert 0.05 < clone.kernel.std() < 0.15
+    assert 0.05 < clone.kernel.numpy().std() < 0.15
 
 
 def test_activation_layer_and_callable_activation():
@@ -82,9 +88,10 @@ def test_activation_layer_and_callable_activation():
     assert core.Activation("relu")(x).tolist() == [[0.0, 0.5]]
     assert core.Activation(np.tanh).get_config()["activation"] == "tanh"
     layer = core.Activation(None)
-    y = layer(x)
+    ctx = context(x)
+    y = layer.forward(ctx, x)
     grad = np.ones_like(y)
-    dx = layer.backward(grad)
+    dx, _ = layer.backward(ctx, grad)
     assert dx is not grad and np.array_equal(dx, grad)
 
 
@@ -157,13 +164,21 @@ def test_dropout_invalid_rate(rate):
         core.Dropout(rate)
 
 
-def test_lambda_forward_only():
+def test_lambda_of_ops_trains_and_numpy_lambda_says_why_not():
     layer = core.Lambda(lambda x: x[:, :2] * 2)
     x = np.ones((3, 5), dtype="float32")
     assert layer(x).tolist() == [[2.0, 2.0]] * 3
     assert layer.compute_output_shape((None, 5)) == (None, 2)
-    with pytest.raises(NotImplementedError, match="no backward pass"):
-        layer.backward(np.ones((3, 2)))
+    t = convert_to_tensor(x)
+    with GradientTape() as tape:
+        tape.watch(t)
+        y = layer(t)
+    np.testing.assert_array_equal(tape.gradient(y, t, output_gradients=np.ones((3, 2))),
+                                  np.repeat([[2.0, 2.0, 0, 0, 0]], 3, axis=0))
+    with GradientTape() as tape:
+        tape.watch(t)
+        with pytest.raises(TypeError, match="write the function with kernelnet.ops"):
+            core.Lambda(np.tanh)(t)
     with pytest.raises(ValueError, match="Cannot rebuild Lambda layer"):
         core.Lambda.from_config(layer.get_config())
     with pytest.raises(TypeError, match="must be callable"):

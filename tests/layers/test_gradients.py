@@ -7,6 +7,7 @@ from helpers import check_layer_gradients, numerical_grad, rel_error
 from kernelnet import activations
 from kernelnet.layers import activation as act_layers
 from kernelnet.layers import core, merging, normalization
+from kernelnet.layers.base import context
 
 
 def _away_from_kinks(x, kinks=(0.0,), gap=1e-2):
@@ -69,12 +70,13 @@ def test_dropout_training_with_fixed_mask(rng, float64):
 def test_dropout_backward_is_grad_times_mask(rng, float64):
     layer = core.Dropout(0.5, seed=1)
     x = rng.standard_normal((8, 10))
-    y = layer(x, training=True)
+    ctx = context(x, training=True)
+    y = layer.forward(ctx, x, training=True)
     grad = rng.standard_normal(y.shape)
-    mask = layer._mask
+    mask = ctx.mask
     assert set(np.unique(mask)) <= {0.0, 2.0}
     np.testing.assert_array_equal(y, x * mask)
-    np.testing.assert_array_equal(layer.backward(grad), grad * mask)
+    np.testing.assert_array_equal(layer.backward(ctx, grad)[0], grad * mask)
 
 
 @pytest.mark.parametrize("training", [True, False])
@@ -96,7 +98,9 @@ def test_batch_normalization_frozen(rng, float64):
     layer.build(x.shape)
     layer.moving_variance[...] = rng.uniform(0.5, 2.0, 3)
     check_layer_gradients(layer, x, rng, training=True)   # runs in inference mode
-    assert layer.gradients == []
+    ctx = context(x, training=True)
+    layer.forward(ctx, x, training=True)
+    assert layer.backward(ctx, np.ones_like(x))[1] == []
 
 
 def test_batch_normalization_training_dense_input(rng, float64):
@@ -142,13 +146,15 @@ def test_random_direction_for_bn_on_conv_sized_input(rng, float64):
     layer = normalization.BatchNormalization()
     x = rng.standard_normal((8, 6, 6, 16))
     upstream = rng.standard_normal(x.shape)
-    layer(x, training=True)
-    dx = layer.backward(upstream)
+    layer.build(x.shape)
+    ctx = context(x, training=True)
+    layer.forward(ctx, x, training=True)
+    dx, _ = layer.backward(ctx, upstream)
     r = rng.standard_normal(x.shape)
     eps = 1e-6
 
     def loss(t):
-        return float(np.sum(layer.forward(x + t * r, training=True) * upstream))
+        return float(np.sum(layer.forward(None, x + t * r, training=True) * upstream))
 
     numeric = (loss(eps) - loss(-eps)) / (2 * eps)
     assert rel_error(np.sum(dx * r), numeric) < 1e-7
@@ -160,6 +166,6 @@ def test_numerical_grad_helper_sees_weight_aliasing(rng, float64):
     x = rng.standard_normal((3, 4))
     layer(x)
     layer.kernel[...] = 0.0
-    assert np.all(layer.forward(x) == layer.bias)
-    dk = numerical_grad(lambda: float(layer.forward(x).sum()), layer.trainable_weights[0])
+    assert np.all(layer(x) == layer.bias.value)
+    dk = numerical_grad(lambda: float(layer(x).sum()), layer.trainable_weights[0].value)
     np.testing.assert_allclose(dk, np.repeat(x.sum(0)[:, None], 2, axis=1), atol=1e-8)

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kernelnet.layers import merging
+from kernelnet.layers.base import context
 
 
 @pytest.mark.parametrize("cls,fn", [
@@ -30,18 +31,20 @@ def test_subtract_requires_two_inputs(rng):
 def test_merge_grads_are_separate_arrays():
     layer = merging.Add()
     x = np.ones((2, 3), dtype="float32")
-    layer([x, x])
+    ctx = context([x, x])
+    layer.forward(ctx, [x, x])
     grad = np.ones((2, 3), dtype="float32")
     grad.setflags(write=False)
-    ga, gb = layer.backward(grad)
+    (ga, gb), _ = layer.backward(ctx, grad)
     assert ga is not gb and not np.shares_memory(ga, gb) and not np.shares_memory(ga, grad)
 
 
 def test_maximum_tie_goes_to_first_input():
     layer = merging.Maximum()
     x = np.array([[1.0, 2.0]])
-    layer([x, x.copy()])
-    g0, g1 = layer.backward(np.ones((1, 2)))
+    ctx = context([x, x])
+    layer.forward(ctx, [x, x.copy()])
+    (g0, g1), _ = layer.backward(ctx, np.ones((1, 2)))
     assert g0.tolist() == [[1.0, 1.0]] and g1.tolist() == [[0.0, 0.0]]
 
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from kernelnet.layers import normalization
+from kernelnet.layers.base import context
 
 
 def _bn(**kwargs):
@@ -52,8 +53,9 @@ def test_bn_frozen_runs_in_inference_mode_even_when_training(rng):
     y = layer(x, training=True)
     np.testing.assert_allclose(y, x / np.sqrt(1 + 1e-3), rtol=1e-6)    # moving stats 0 / 1
     np.testing.assert_array_equal(layer.moving_mean, np.zeros(4))
-    layer.backward(np.ones_like(y))
-    assert layer.gradients == [] and layer.trainable_weights == []
+    ctx = context(x, training=True)
+    layer.forward(ctx, x, training=True)
+    assert layer.backward(ctx, np.ones_like(y))[1] == [] and layer.trainable_weights == []
     assert len(layer.non_trainable_weights) == 4
 
 

@@ -7,6 +7,7 @@ import pytest
 from helpers import check_layer_gradients
 from reference import naive_avg_pool2d, naive_max_pool2d
 
+from kernelnet.layers.base import context
 from kernelnet.layers.pooling import (
     AveragePooling2D,
     GlobalAveragePooling2D,
@@ -35,7 +36,7 @@ def test_global_pooling_gradients_and_shapes(rng, float64, cls, keepdims):
     expected = (None, 1, 1, 5) if keepdims else (None, 5)
     assert layer.compute_output_shape((None, 4, 3, 5)) == expected
     check_layer_gradients(layer, x, rng)
-    assert layer.trainable_weights == [] and layer.gradients == []
+    assert layer.trainable_weights == [] and layer.weights == []
 
 
 def test_pooling_forward_matches_reference(rng):
@@ -63,11 +64,13 @@ def test_pooling_shapes_and_config():
     assert GlobalMaxPooling2D.from_config(config).keepdims is True
 
 
-def test_pooling_skip_input_grad(rng):
+def test_pooling_input_needing_no_grad(rng):
     layer = MaxPooling2D()
-    layer(np.ones((1, 4, 4, 1)))
-    layer._skip_input_grad = True
-    assert layer.backward(np.ones((1, 2, 2, 1))) is None
+    x = np.ones((1, 4, 4, 1))
+    ctx = context(x)
+    ctx.needs_input_grad = (False,)
+    layer.forward(ctx, x)
+    assert layer.backward(ctx, np.ones((1, 2, 2, 1))) == (None, [])
 
 
 def test_pooling_errors():

@@ -87,9 +87,11 @@ def test_split_gradients_equal_one_thread(threads, float64):
     for n in (1, 2):
         threads(n)
         model = small_cnn()
-        model.compile(optimizer=optimizers.SGD(0.0), loss="sparse_categorical_crossentropy")
-        model.train_on_batch(x, y)
-        grads.append(model.gradients)
+        if n == 1:
+            grads.append(model.compute_gradients(x, y)[2])
+        else:
+            assert parallel.shard_count(model, len(y), training=True) == 2
+            grads.append(parallel.train_step(model, x, y, 2)[2])
     assert len(grads[0]) == len(grads[1]) == 4
     for g2, g1 in zip(grads[1], grads[0]):
         np.testing.assert_allclose(g2, g1, rtol=1e-10, atol=1e-13)
@@ -101,8 +103,8 @@ def test_split_inference_equals_one_thread(threads):
     threads(1)
     expected = model.predict(x, batch_size=200, verbose=0)
     threads(2)
+    assert parallel.shard_count(model, 200, training=False) == 2
     got = model.predict(x, batch_size=200, verbose=0)
-    assert model._replicas is not None
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 
@@ -120,20 +122,45 @@ def test_dropout_runs_are_reproducible_and_differ_per_seed(threads):
     assert not np.allclose(finals[0], finals[2])
 
 
-def test_replicas_share_weights_and_follow_changes(threads):
-    threads(2)
+def test_split_training_follows_weight_and_trainable_changes(threads, float64):
     x, y = data()
-    model = small_cnn()
-    model.train_on_batch(x, y)
-    reps = model._replicas[1]
-    assert all(a is b for r in reps for a, b in zip(r.weights, model.weights))
-    model.set_weights([np.zeros_like(w) for w in model.get_weights()])   # in place
-    assert all(np.all(w == 0) for r in reps for w in r.weights)
-    model.layers[0].trainable = False
-    model.train_on_batch(x, y)
-    assert model._replicas[1] is not reps                                # remade
-    assert not model._replicas[1][0].layers[0].trainable
-    assert np.all(model.layers[0].kernel == 0)                           # frozen stays put
+    runs = []
+    for n in (1, 2):
+        threads(n)
+        model = small_cnn()
+        model.train_on_batch(x, y)
+        model.set_weights([np.full_like(w, 0.01) for w in model.get_weights()])   # in place
+        model.layers[0].trainable = False
+        runs.append([model.train_on_batch(x, y), model.get_weights()])
+        assert np.all(model.layers[0].kernel.numpy() == 0.01)                 # frozen stays put
+    np.testing.assert_allclose(runs[1][0], runs[0][0], rtol=1e-12)
+    for w, w0 in zip(runs[1][1], runs[0][1]):
+        np.testing.assert_allclose(w, w0, rtol=1e-10, atol=1e-12)
+
+
+def test_thread_shares_call_the_same_layers(monkeypatch, float64):
+    """No copies: every share calls the model's own layer objects, each call with its own
+    context."""
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "0")
+    backend.set_num_threads(2)
+    calls = []
+
+    class Spy(layers.Conv2D):
+        def forward(self, ctx, x, training=False):
+            calls.append((id(self), id(ctx), len(x)))
+            return super().forward(ctx, x, training)
+
+    try:
+        set_random_seed(0)
+        model = Sequential([Input(shape=(10, 10, 3)), Spy(6, 3), layers.Flatten(),
+                            layers.Dense(5, "softmax")])
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+        model.train_on_batch(*data())
+    finally:
+        backend.set_num_threads(None)
+    assert len({layer for layer, _, _ in calls}) == 1             # one layer object
+    assert len({ctx for _, ctx, _ in calls}) == 2                 # two calls, two contexts
+    assert sorted(n for _, _, n in calls) == [32, 32]
 
 
 def test_multi_input_model_trains_and_predicts_split(threads, float64):

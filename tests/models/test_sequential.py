@@ -76,16 +76,16 @@ def test_frozen_bottom_layers_are_not_visited_in_backward(rng):
     calls = []
 
     class Spy(layers.Dense):
-        def backward(self, grad):
-            calls.append((self.name, self._skip_input_grad))
-            return super().backward(grad)
+        def backward(self, ctx, grad):
+            calls.append((self.name, ctx.needs_input_grad[0]))
+            return super().backward(ctx, grad)
 
     model = Sequential([Spy(4, input_shape=(3,), name="a"), Spy(4, name="b"), Spy(2, name="c")])
     model.layers[0].trainable = False
     model.compile("sgd", "mse")
     model.train_on_batch(rng.standard_normal((4, 3)), rng.standard_normal((4, 2)))
-    # "a" is frozen with nothing trainable below: skipped; "b" need not compute dx.
-    assert calls == [("c", False), ("b", True)]
+    # "a" is frozen with nothing trainable below: not recorded; "b" need not compute dx.
+    assert calls == [("c", True), ("b", False)]
 
 
 def test_model_is_a_layer():

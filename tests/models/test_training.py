@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 import kernelnet
-from kernelnet import callbacks, layers
+from kernelnet import backend, callbacks, layers
+from kernelnet.autodiff import GradientTape
 from kernelnet.models import Sequential, summary
 from kernelnet.utils import to_categorical
 
@@ -108,13 +109,13 @@ def test_fused_and_unfused_gradients_agree(rng):
     y = to_categorical(rng.integers(0, 3, 6), 3)
     model = Sequential([layers.Dense(3, activation="softmax", input_shape=(5,))])
     model.compile("sgd", "categorical_crossentropy")
-    assert model._fused_act is not None
-    y_pred = model.forward(x, training=True)
-    loss, grad = model.loss.value_and_grad(y, y_pred)
-    model.backward(grad)
-    unfused = [g.copy() for g in model.gradients]
-    model.train_step(x, y)  # fused path (updates weights after computing gradients)
-    fused = model.gradients
+    with GradientTape() as tape:
+        out = model(x, training=True)
+    assert model.fused_logits(out) is out._keras_logits is not None
+    loss, grad = model.loss.value_and_grad(y, out.numpy())
+    unfused = tape.gradient(out, model.trainable_weights, output_gradients=grad)
+    fused_loss, _, fused = model.compute_gradients(x, y)   # seeded at the logits
+    assert fused_loss == pytest.approx(loss)
     for a, b in zip(unfused, fused):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-6)
 
@@ -180,7 +181,10 @@ def test_predict_in_sub_batches_equals_one_forward(rng, request, dtype, rtol):
         layers.Dense(3, activation="softmax"),
     ])
     x = rng.standard_normal((100, 8, 8, 2)).astype(dtype)
-    whole = model.forward(x, training=False)
+    backend.set_num_threads(1)  # sub-batches only (threads split the batch in another place)
+    request.addfinalizer(lambda: backend.set_num_threads(None))
+    with GradientTape():   # one recorded pass over the whole batch (no inference chunking)
+        whole = model(x, training=False).numpy()
     model.inference_chunk_bytes = 1  # sub-batches of `inference_chunk` samples
     assert model._inference_step() == model.inference_chunk < len(x)
     for got in (model.predict(x, batch_size=100, verbose=0), model.predict_on_batch(x)):
