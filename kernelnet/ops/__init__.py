@@ -10,7 +10,7 @@ import sys
 
 import numpy as np
 
-from kernelnet.ops import conv, nn, pool
+from kernelnet.ops import conv, depthwise, nn, pool, resample, transposed
 from kernelnet.ops.conv import (
     col2im,
     conv2d,
@@ -70,7 +70,8 @@ __all__ = [
     "abs", "absolute", "add", "cast", "convert_to_numpy", "convert_to_tensor", "divide",
     "get_item", "matmul", "multiply", "negative", "power", "reshape", "subtract", "sum",
     "transpose", "true_divide",
-    "array_module", "nn", "conv", "pool", "softmax", "log_softmax",
+    "array_module", "nn", "conv", "depthwise", "pool", "resample", "transposed", "softmax",
+    "log_softmax",
     "conv_output_size", "resolve_padding", "im2col", "col2im",
     "conv2d", "conv2d_forward", "conv2d_backward",
     "max_pool2d", "max_pool2d_forward", "max_pool2d_backward",

@@ -87,6 +87,16 @@ def hard_sigmoid_grad(grad: Array, z: Array, y: Array) -> Array:
     return grad * (((z > -3) & (z < 3)) / 6).astype(grad.dtype)
 
 
+def hard_swish(z: Array) -> Array:
+    # Keras 3: x * relu6(x + 3) / 6 (MobileNetV3's hard swish)
+    return z * hard_sigmoid(z)
+
+
+def hard_swish_grad(grad: Array, z: Array, y: Array) -> Array:
+    inside = ((z > -3) & (z < 3)).astype(grad.dtype)
+    return grad * (hard_sigmoid(z) + z * inside / 6)
+
+
 def tanh(z: Array) -> Array:
     return np.tanh(z)
 
