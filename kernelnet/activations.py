@@ -29,6 +29,8 @@ _REGISTRY: dict[str, tuple[Callable, Callable]] = {
     "selu": (nn.selu, nn.selu_grad),
     "sigmoid": (nn.sigmoid, nn.sigmoid_grad),
     "hard_sigmoid": (nn.hard_sigmoid, nn.hard_sigmoid_grad),
+    "hard_swish": (nn.hard_swish, nn.hard_swish_grad),
+    "hard_silu": (nn.hard_swish, nn.hard_swish_grad),
     "tanh": (nn.tanh, nn.tanh_grad),
     "softplus": (nn.softplus, nn.softplus_grad),
     "softsign": (nn.softsign, nn.softsign_grad),
@@ -47,6 +49,7 @@ elu = nn.elu
 selu = nn.selu
 sigmoid = nn.sigmoid
 hard_sigmoid = nn.hard_sigmoid
+hard_swish = hard_silu = nn.hard_swish
 tanh = nn.tanh
 softplus = nn.softplus
 softsign = nn.softsign

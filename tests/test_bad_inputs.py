@@ -128,8 +128,8 @@ def reshape_wrong_size(tmp):
     return lambda: layers.Reshape((5, 5))(np.zeros((2, 12)))
 
 
-@case(ValueError, r"\(Add\) requires inputs with matching shapes. Received: input shapes "
-                  r"\(2, 3\) and \(2, 4\)")
+@case(ValueError, r"\(Add\) requires inputs with matching \(or broadcastable\) shapes. "
+                  r"Received: input shapes \(2, 3\) and \(2, 4\)")
 def add_mismatched_shapes(tmp):
     return lambda: layers.Add()([np.zeros((2, 3)), np.zeros((2, 4))])
 

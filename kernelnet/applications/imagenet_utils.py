@@ -187,6 +187,15 @@ def check_weights_argument(weights: Any, include_top: bool, classes: int,
         )
 
 
+def correct_pad(inputs: Any, kernel_size: Any) -> tuple:
+    """Zero padding `((top, bottom), (left, right))` before a strided "valid" convolution
+    that makes it cover the image as TF's "same" would (Keras' `correct_pad`)."""
+    size = tuple(inputs.shape[1:3])
+    k = (kernel_size, kernel_size) if isinstance(kernel_size, int) else tuple(kernel_size)
+    adjust = (1, 1) if size[0] is None else (1 - size[0] % 2, 1 - size[1] % 2)
+    return ((k[0] // 2 - adjust[0], k[0] // 2), (k[1] // 2 - adjust[1], k[1] // 2))
+
+
 def image_input(input_tensor: Any, input_shape: tuple) -> Any:
     """`Input(shape=input_shape)`, or `input_tensor` when given."""
     from kernelnet.layers import Input

@@ -19,6 +19,8 @@ BASE_WEIGHTS_URL = "https://storage.googleapis.com/tensorflow/keras-applications
 # Keras' MD5 hashes of (with top, without top) for resnet50_weights_tf_dim_ordering_tf_kernels
 WEIGHTS_HASHES = {
     "resnet50": ("2cb95161c43110f7111970584f804107", "4d473c1dd8becc155b73f8504c6f6626"),
+    "resnet101": ("f1aeb4b969a6efcfb50fad2f0c20cfc5", "88cf7a10940856eca736dc7b7e228a21"),
+    "resnet152": ("100835be76be38e30d865e96f2aaae62", "ee4c566cf9a93f14d82f913c2dc6dd0c"),
 }
 _BN_EPS = 1.001e-5
 
@@ -82,8 +84,8 @@ def ResNet(block: Any, blocks_per_stage: tuple, use_bias: bool, model_name: str,
     imagenet_utils.check_weights_argument(weights, include_top, classes, classifier_activation)
     if weights == "imagenet" and model_name not in WEIGHTS_HASHES:
         raise ValueError(
-            f"There are no ImageNet weights for {model_name}; Keras publishes them for ResNet50. "
-            "Use weights=None or a weights file path."
+            f"There are no ImageNet weights for {model_name}; Keras publishes them for "
+            "ResNet50/101/152. Use weights=None or a weights file path."
         )
     input_shape = imagenet_utils.obtain_input_shape(input_shape, 224, min_size, include_top,
                                                     weights)
@@ -137,6 +139,24 @@ def ResNet50(include_top: bool = True, weights: Any = "imagenet", input_tensor: 
     Expects inputs preprocessed by `preprocess_input` (caffe mode).
     """
     return ResNet(bottleneck_block, (3, 4, 6, 3), True, "resnet50", include_top, weights,
+                  input_tensor, input_shape, pooling, classes, classifier_activation)
+
+
+def ResNet101(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+              input_shape: Any = None, pooling: str | None = None, classes: int = 1000,
+              classifier_activation: Any = "softmax") -> Any:
+    """Keras' ResNet101: bottleneck blocks [3, 4, 23, 3]; 44,707,176 parameters with the top.
+    Arguments as `ResNet50`."""
+    return ResNet(bottleneck_block, (3, 4, 23, 3), True, "resnet101", include_top, weights,
+                  input_tensor, input_shape, pooling, classes, classifier_activation)
+
+
+def ResNet152(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any = None,
+              input_shape: Any = None, pooling: str | None = None, classes: int = 1000,
+              classifier_activation: Any = "softmax") -> Any:
+    """Keras' ResNet152: bottleneck blocks [3, 8, 36, 3]; 60,419,944 parameters with the top.
+    Arguments as `ResNet50`."""
+    return ResNet(bottleneck_block, (3, 8, 36, 3), True, "resnet152", include_top, weights,
                   input_tensor, input_shape, pooling, classes, classifier_activation)
 
 

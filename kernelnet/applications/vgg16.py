@@ -39,12 +39,20 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
 
     Expects inputs preprocessed by `preprocess_input` (caffe mode).
     """
+    return VGG(_BLOCKS, WEIGHTS, _BASE, include_top, weights, input_tensor, input_shape,
+               pooling, classes, classifier_activation, name)
+
+
+def VGG(blocks: tuple, weight_files: dict, base_url: str, include_top: bool, weights: Any,
+        input_tensor: Any, input_shape: Any, pooling: str | None, classes: int,
+        classifier_activation: Any, name: str) -> Any:
+    """The VGG family: `vgg_blocks(blocks)` then Keras' top (two 4096-unit layers)."""
     from kernelnet.models import Model
 
     imagenet_utils.check_weights_argument(weights, include_top, classes, classifier_activation)
     input_shape = imagenet_utils.obtain_input_shape(input_shape, 224, 32, include_top, weights)
     img_input = imagenet_utils.image_input(input_tensor, input_shape)
-    x = vgg_blocks(img_input)
+    x = vgg_blocks(img_input, blocks)
     if include_top:
         x = layers.Flatten(name="flatten")(x)
         x = layers.Dense(4096, activation="relu", name="fc1")(x)
@@ -55,8 +63,8 @@ def VGG16(include_top: bool = True, weights: Any = "imagenet", input_tensor: Any
     elif pooling == "max":
         x = layers.GlobalMaxPooling2D(name="global_max_pooling2d")(x)
     model = Model(img_input, x, name=name)
-    file_name, md5 = WEIGHTS[bool(include_top)]
-    imagenet_utils.load_pretrained(model, weights, file_name, _BASE + file_name, md5)
+    file_name, md5 = weight_files[bool(include_top)]
+    imagenet_utils.load_pretrained(model, weights, file_name, base_url + file_name, md5)
     return model
 
 

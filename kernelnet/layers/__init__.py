@@ -7,7 +7,28 @@ from typing import Any
 from kernelnet.layers.activation import ELU, LeakyReLU, PReLU, ReLU, Softmax
 from kernelnet.layers.base import KerasTensor, Layer
 from kernelnet.layers.convolutional import Conv2D
-from kernelnet.layers.core import Activation, Dense, Dropout, Flatten, Lambda, Permute, Reshape
+from kernelnet.layers.convolutional_1d import (
+    AveragePooling1D,
+    Conv1D,
+    GlobalAveragePooling1D,
+    GlobalMaxPooling1D,
+    MaxPooling1D,
+)
+from kernelnet.layers.convolutional_variants import (
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    SeparableConv2D,
+)
+from kernelnet.layers.core import (
+    Activation,
+    Dense,
+    Dropout,
+    Flatten,
+    Identity,
+    Lambda,
+    Permute,
+    Reshape,
+)
 from kernelnet.layers.input_layer import Input, InputLayer
 from kernelnet.layers.merging import (
     Add,
@@ -27,6 +48,7 @@ from kernelnet.layers.merging import (
 )
 from kernelnet.layers.normalization import (
     BatchNormalization,
+    GroupNormalization,
     LayerNormalization,
     LocalResponseNormalization,
 )
@@ -36,6 +58,20 @@ from kernelnet.layers.pooling import (
     GlobalMaxPooling2D,
     MaxPooling2D,
 )
+from kernelnet.layers.preprocessing import (
+    CenterCrop,
+    Normalization,
+    RandomBrightness,
+    RandomContrast,
+    RandomCrop,
+    RandomFlip,
+    RandomRotation,
+    RandomTranslation,
+    RandomZoom,
+    Rescaling,
+    Resizing,
+)
+from kernelnet.layers.regularization import GaussianDropout, GaussianNoise, SpatialDropout2D
 from kernelnet.layers.reshaping import Cropping2D, UpSampling2D, ZeroPadding2D
 from kernelnet.utils.registry import get_from_registry
 
@@ -46,6 +82,13 @@ AvgPool2D = AveragePooling2D
 GlobalAvgPool2D = GlobalAveragePooling2D
 GlobalMaxPool2D = GlobalMaxPooling2D
 LRN = LocalResponseNormalization
+Convolution1D = Conv1D
+Conv2DTransposed = Convolution2DTranspose = Conv2DTranspose
+SeparableConvolution2D = SeparableConv2D
+MaxPool1D = MaxPooling1D
+AvgPool1D = AveragePooling1D
+GlobalAvgPool1D = GlobalAveragePooling1D
+GlobalMaxPool1D = GlobalMaxPooling1D
 
 _CLASSES = [
     Activation, Add, Average, AveragePooling2D, BatchNormalization, Concatenate, Conv2D,
@@ -53,6 +96,12 @@ _CLASSES = [
     InputLayer, Lambda, LayerNormalization, LeakyReLU, LocalResponseNormalization, MaxPooling2D,
     Maximum, Minimum, Multiply, Permute, PReLU, ReLU, Reshape, Softmax, Subtract, UpSampling2D,
     ZeroPadding2D,
+    # vision layers of Keras 3
+    AveragePooling1D, CenterCrop, Conv1D, Conv2DTranspose, DepthwiseConv2D, GaussianDropout,
+    GaussianNoise, GlobalAveragePooling1D, GlobalMaxPooling1D, GroupNormalization, Identity,
+    MaxPooling1D, Normalization, RandomBrightness, RandomContrast, RandomCrop, RandomFlip,
+    RandomRotation, RandomTranslation, RandomZoom, Rescaling, Resizing, SeparableConv2D,
+    SpatialDropout2D,
 ]
 
 
@@ -97,5 +146,7 @@ def deserialize(config: dict, custom_objects: dict | None = None) -> Layer:
 __all__ = [cls.__name__ for cls in _CLASSES] + [
     "AvgPool2D", "Convolution2D", "GlobalAvgPool2D", "GlobalMaxPool2D", "Input", "KerasTensor",
     "Layer", "LRN", "MaxPool2D", "add", "average", "concatenate", "deserialize", "maximum",
-    "minimum", "multiply", "serialize", "subtract",
+    "minimum", "multiply", "serialize", "subtract", "AvgPool1D", "Conv2DTransposed",
+    "Convolution1D", "Convolution2DTranspose", "GlobalAvgPool1D", "GlobalMaxPool1D", "MaxPool1D",
+    "SeparableConvolution2D",
 ]

@@ -95,7 +95,9 @@ class Conv2D(Layer):
         padding: `"valid"` or `"same"`.
         data_format: None or `"channels_last"` (the only layout kernelnet supports).
         dilation_rate: int or tuple of 2 ints; cannot be combined with strides > 1 (as in Keras).
-        groups: must be 1 (grouped convolution is not implemented).
+        groups: int > 0 dividing `filters` and the input channels: group k's
+            `filters / groups` filters see only input channels `k * c_in / groups ...`
+            (one batched product, `ops.depthwise.grouped_conv2d_forward`).
         activation: name (e.g. `"relu"`), callable, or None for linear output.
         use_bias: whether to add a learned bias per filter.
         kernel_initializer: name or initializer. Defaults to `"glorot_uniform"`.
@@ -131,12 +133,12 @@ class Conv2D(Layer):
                 "`strides > 1` not supported in conjunction with `dilation_rate > 1` in Conv2D. "
                 f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}."
             )
-        if groups != 1:
+        self.groups = validation.check_positive_int(groups, "groups", self)
+        if self.filters % self.groups:
             raise ValueError(
-                f"Conv2D in kernelnet supports only groups=1 (no grouped convolution). "
-                f"Received: groups={groups!r}."
+                f"The number of filters must be evenly divisible by the number of groups. "
+                f"Received: groups={self.groups}, filters={self.filters}."
             )
-        self.groups = 1
         self.activation = activations.serialize(activation)
         self._act = activations.get(activation)
         self.use_bias = bool(use_bias)
@@ -151,9 +153,15 @@ class Conv2D(Layer):
                 f"{validation.describe(self)} needs a known number of input channels. "
                 f"Received input with shape {tuple(input_shape)}."
             )
+        if input_shape[-1] % self.groups:
+            raise ValueError(
+                f"{validation.describe(self)}: the number of input channels must be evenly "
+                f"divisible by the number of groups. Received groups={self.groups}, but the "
+                f"input has {input_shape[-1]} channels (input shape {tuple(input_shape)})."
+            )
         self.compute_output_shape(input_shape)  # raises early if the output would be empty
         kh, kw = self.kernel_size
-        self.kernel = self.add_weight((kh, kw, int(input_shape[-1]), self.filters),
+        self.kernel = self.add_weight((kh, kw, int(input_shape[-1]) // self.groups, self.filters),
                                       self.kernel_initializer, name="kernel")
         self.bias = (self.add_weight((self.filters,), self.bias_initializer, name="bias")
                      if self.use_bias else None)
@@ -162,15 +170,22 @@ class Conv2D(Layer):
     def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
         kernel = self.kernel.value
         bias = None if self.bias is None else self.bias.value
-        if x.ndim != 4 or x.shape[-1] != kernel.shape[2]:
+        if x.ndim != 4 or x.shape[-1] != kernel.shape[2] * self.groups:
             check_image_input(self, x.shape)
             raise ValueError(
-                f"{validation.describe(self)} was built for inputs with {self.kernel.shape[2]} "
+                f"{validation.describe(self)} was built for inputs with "
+                f"{self.kernel.shape[2] * self.groups} "
                 f"channels (kernel shape {self.kernel.shape}) but received input with shape "
                 f"{tuple(int(d) for d in x.shape)}. A layer's input channels are fixed after its "
                 "first call."
             )
         self.compute_output_shape(x.shape)
+        if self.groups > 1:
+            z, cache = ops.depthwise.grouped_conv2d_forward(
+                x, kernel, bias, self.groups, self.strides, self.padding, self.dilation_rate)
+            if ctx is not None:
+                ctx.cache = cache
+            return apply_activation(self._act, ctx, z)
         if ctx is None:
             # No backward follows: keep nothing, and bound the column-matrix memory by
             # chunking the batch.
@@ -186,7 +201,9 @@ class Conv2D(Layer):
 
     def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:
         grad = activation_grad(self._act, ctx, grad)
-        dx, dkernel, dbias = ops.conv2d_backward(grad, ctx.cache,
+        backward = (ops.depthwise.grouped_conv2d_backward if self.groups > 1
+                    else ops.conv2d_backward)
+        dx, dkernel, dbias = backward(grad, ctx.cache,
                                                  need_dx=ctx.needs_input_grad[0],
                                                  need_dkernel=self.trainable)
         if not self.trainable:
@@ -202,7 +219,7 @@ class Conv2D(Layer):
     def compute_macs(self, input_shape: Shape) -> int:
         _, oh, ow, _ = self.compute_output_shape(input_shape)
         kh, kw = self.kernel_size
-        return int(oh * ow * kh * kw * input_shape[-1] * self.filters)
+        return int(oh * ow * kh * kw * input_shape[-1] // self.groups * self.filters)
 
     def get_config(self) -> dict:
         return {**super().get_config(), "filters": self.filters, "kernel_size": self.kernel_size,

@@ -172,6 +172,21 @@ class Activation(Layer):
         return {**super().get_config(), "activation": self.activation}
 
 
+class Identity(Layer):
+    """Returns its input unchanged (a placeholder, as `keras.layers.Identity`).
+
+    Example:
+        >>> Identity()(np.ones((2, 3))).shape
+        (2, 3)
+    """
+
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        return x
+
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list]:
+        return (grad.copy() if ctx.needs_input_grad[0] else None), []
+
+
 class Flatten(Layer):
     """Flattens every axis but the batch axis: `(n, d1, d2, ...) -> (n, d1 * d2 * ...)`.
 

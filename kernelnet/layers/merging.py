@@ -1,4 +1,8 @@
-"""Merge layers: combine a list of same-shaped inputs (Add, ..., Minimum) or concatenate them.
+"""Merge layers: combine a list of inputs elementwise (Add, ..., Minimum) or concatenate them.
+
+The elementwise merges broadcast as NumPy (and Keras 3) do: a `(None, 1, 1, c)` squeeze-and-
+excitation weight multiplies a `(None, h, w, c)` feature map; the gradient of a broadcast
+input is summed back to its shape.
 
 These layers take a list of arrays in `forward` and return a list of gradients (one per input,
 None where `ctx.needs_input_grad` says no) from `backward`; `build`/`compute_output_shape` take a
@@ -12,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from kernelnet._typing import Array, Shape
+from kernelnet.autodiff.function import unbroadcast
 from kernelnet.layers.base import Layer, LayerContext
 from kernelnet.utils import validation
 
@@ -24,15 +29,20 @@ def _dims_match(a, b) -> bool:
     return a is None or b is None or a == b
 
 
+def _dims_broadcast(a, b) -> bool:
+    return _dims_match(a, b) or a == 1 or b == 1
+
+
 def _sum(xs: list) -> Array:
-    y = xs[0].copy()
+    y = np.broadcast_to(xs[0], np.broadcast_shapes(*(x.shape for x in xs))).copy()
     for x in xs[1:]:
         y += x
     return y
 
 
 class _Merge(Layer):
-    """Base class of elementwise merges: inputs of one shape (None matches any size)."""
+    """Base class of elementwise merges: inputs of broadcastable shapes (None matches any
+    size)."""
 
     _min_inputs, _max_inputs = 2, None
 
@@ -55,10 +65,11 @@ class _Merge(Layer):
     def _check_shapes(self, shapes) -> None:
         first = shapes[0]
         for other in shapes[1:]:
-            if len(other) != len(first) or not all(map(_dims_match, first, other)):
+            if len(other) != len(first) or not all(map(_dims_broadcast, first, other)):
                 raise ValueError(
-                    f"{validation.describe(self)} requires inputs with matching shapes. "
-                    f"Received: input shapes {_shape_str(first)} and {_shape_str(other)}."
+                    f"{validation.describe(self)} requires inputs with matching (or "
+                    f"broadcastable) shapes. Received: input shapes {_shape_str(first)} and "
+                    f"{_shape_str(other)}."
                 )
 
     def build(self, input_shape) -> None:
@@ -67,8 +78,10 @@ class _Merge(Layer):
 
     def compute_output_shape(self, input_shape) -> Shape:
         self._check_inputs(input_shape)
-        # per axis, the first known size
-        return tuple(next((d for d in dims if d is not None), None) for dims in zip(*input_shape))
+        # per axis, the first known size other than a broadcast 1
+        return tuple(next((d for d in dims if d not in (None, 1)),
+                          1 if all(d == 1 for d in dims) else None)
+                     for dims in zip(*input_shape))
 
     def forward(self, ctx: LayerContext | None, inputs: list, training: bool = False) -> Array:
         self._check_inputs([x.shape for x in inputs])
@@ -78,7 +91,8 @@ class _Merge(Layer):
 
     def backward(self, ctx: LayerContext, grad: Array) -> tuple[list[Array | None], list]:
         grads = self._merge_grads(ctx, grad)
-        return [g if need else None for g, need in zip(grads, ctx.needs_input_grad)], []
+        return [unbroadcast(g, shape) if need else None
+                for g, need, shape in zip(grads, ctx.needs_input_grad, ctx.shapes)], []
 
     def _merge(self, ctx: LayerContext | None, xs: list) -> Array:
         """The merged output; keeps on `ctx` (when given) what `_merge_grads` reads."""
@@ -132,7 +146,7 @@ class Multiply(_Merge):
     def _merge(self, ctx, xs):
         if ctx is not None:
             ctx.xs = xs
-        y = xs[0].copy()
+        y = np.broadcast_to(xs[0], np.broadcast_shapes(*(x.shape for x in xs))).copy()
         for x in xs[1:]:
             y *= x
         return y
@@ -175,7 +189,7 @@ class Maximum(_Merge):
     _reduce = staticmethod(np.argmax)
 
     def _merge(self, ctx, xs):
-        stacked = np.stack(xs)                                  # (k, *shape)
+        stacked = np.stack(np.broadcast_arrays(*xs))            # (k, *shape)
         winner = self._reduce(stacked, axis=0)                  # index of the selected input
         if ctx is not None:
             ctx.winner = winner

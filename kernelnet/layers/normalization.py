@@ -279,6 +279,103 @@ class LayerNormalization(Layer):
                 "gamma_initializer": initializers.serialize(self.gamma_initializer)}
 
 
+class GroupNormalization(Layer):
+    """Normalizes each sample over groups of channels (and all spatial positions), with a
+    learned scale and offset per channel (Wu & He 2018, arXiv:1803.08494).
+
+    The channels on `axis` are split into `groups` consecutive groups; each group of each sample
+    is normalized over its positions and channels: `y = gamma * (x - mean) / sqrt(var +
+    epsilon) + beta`. `groups=1` normalizes over everything but the batch (like
+    LayerNormalization over all axes); `groups=channels` is instance normalization.
+
+    Args:
+        groups: int > 0 dividing the number of channels. Defaults to 32.
+        axis: the channel axis. Defaults to -1.
+        epsilon, center, scale, beta_initializer, gamma_initializer: as LayerNormalization.
+
+    Example:
+        >>> GroupNormalization(groups=2)(np.ones((2, 4, 4, 6))).shape
+        (2, 4, 4, 6)
+    """
+
+    def __init__(self, groups=32, axis=-1, epsilon=1e-3, center=True, scale=True,
+                 beta_initializer="zeros", gamma_initializer="ones", **kwargs):
+        for arg in [k for k in kwargs if k.endswith(("_regularizer", "_constraint"))]:
+            if kwargs.pop(arg) is not None:
+                raise ValueError(f"Argument `{arg}` of GroupNormalization is not supported by "
+                                 "kernelnet; leave it as None.")
+        super().__init__(**kwargs)
+        self.groups = validation.check_positive_int(groups, "groups", self)
+        if isinstance(axis, bool) or not isinstance(axis, (int, np.integer)):
+            raise ValueError(f"The `axis` argument of GroupNormalization must be an int. "
+                             f"Received: axis={axis!r}.")
+        self.axis = int(axis)
+        self.epsilon = _check_epsilon(epsilon, self)
+        self.center, self.scale = bool(center), bool(scale)
+        self.beta_initializer = beta_initializer
+        self.gamma_initializer = gamma_initializer
+
+    def build(self, input_shape: Shape) -> None:
+        ndim = len(input_shape)
+        self._axis = _normalize_axis(self.axis, ndim, self, input_shape)
+        c = input_shape[self._axis]
+        if c is None or c % self.groups:
+            raise ValueError(
+                f"{validation.describe(self)}: the number of channels ({c}) must be a multiple "
+                f"of groups={self.groups}. Received input with shape {tuple(input_shape)}."
+            )
+        self.gamma = (self.add_weight((c,), self.gamma_initializer, name="gamma")
+                      if self.scale else None)
+        self.beta = (self.add_weight((c,), self.beta_initializer, name="beta")
+                     if self.center else None)
+        self.built = True
+
+    def _grouped(self, x: Array) -> Array:
+        """`x` as (n, positions before, groups, channels per group, positions after)."""
+        a = self._axis
+        n, c = x.shape[0], x.shape[a]
+        return x.reshape(n, int(np.prod(x.shape[1:a])), self.groups, c // self.groups, -1)
+
+    def _channel_shape(self, ndim: int) -> tuple:
+        return tuple(-1 if i == self._axis else 1 for i in range(ndim))
+
+    def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
+        g = self._grouped(x)
+        mean = g.mean(axis=(1, 3, 4), keepdims=True)
+        gc = g - mean
+        var = np.mean(gc * gc, axis=(1, 3, 4), keepdims=True)
+        inv_std = (1.0 / np.sqrt(var + self.epsilon)).astype(x.dtype, copy=False)
+        xhat = (gc * inv_std).reshape(x.shape)
+        if ctx is not None:
+            ctx.inv_std, ctx.xhat = inv_std, xhat
+        shape = self._channel_shape(x.ndim)
+        y = xhat if self.gamma is None else xhat * self.gamma.value.reshape(shape)
+        return y if self.beta is None else y + self.beta.value.reshape(shape)
+
+    def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:
+        outer = tuple(i for i in range(grad.ndim) if i != self._axis)
+        xhat = ctx.xhat
+        weight_grads = []
+        if self.trainable and self.gamma is not None:
+            weight_grads.append(np.sum(grad * xhat, axis=outer))
+        if self.trainable and self.beta is not None:
+            weight_grads.append(grad.sum(axis=outer))
+        if not ctx.needs_input_grad[0]:
+            return None, weight_grads
+        shape = self._channel_shape(grad.ndim)
+        dxhat = grad if self.gamma is None else grad * self.gamma.value.reshape(shape)
+        d, h = self._grouped(dxhat), self._grouped(xhat)
+        dx = ctx.inv_std * (d - d.mean(axis=(1, 3, 4), keepdims=True)
+                            - h * np.mean(d * h, axis=(1, 3, 4), keepdims=True))
+        return dx.reshape(grad.shape), weight_grads
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "groups": self.groups, "axis": self.axis,
+                "epsilon": self.epsilon, "center": self.center, "scale": self.scale,
+                "beta_initializer": initializers.serialize(self.beta_initializer),
+                "gamma_initializer": initializers.serialize(self.gamma_initializer)}
+
+
 def _channel_window_sum(a: Array, radius: int) -> Array:
     """Sum of `a` over channels `[c - radius, c + radius]` (clipped at the edges), last axis."""
     c = a.shape[-1]

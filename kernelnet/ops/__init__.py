@@ -18,7 +18,7 @@ import sys
 
 import numpy as np
 
-from kernelnet.ops import image, nn, numpy, pool, winograd
+from kernelnet.ops import depthwise, image, nn, numpy, pool, resample, transposed, winograd
 from kernelnet.ops.conv import (
     col2im,
     conv2d,
@@ -32,6 +32,8 @@ from kernelnet.ops.nn import (
     elu,
     gelu,
     hard_sigmoid,
+    hard_silu,
+    hard_swish,
     leaky_relu,
     log_sigmoid,
     log_softmax,
@@ -145,11 +147,12 @@ __all__ = [
     "zeros", "zeros_like",
     # keras.ops (nn)
     "average_pool", "binary_crossentropy", "categorical_crossentropy", "conv", "elu", "gelu",
-    "hard_sigmoid", "leaky_relu", "log_sigmoid", "log_softmax", "max_pool", "one_hot", "relu",
-    "relu6", "selu", "sigmoid", "silu", "softmax", "softplus", "softsign",
+    "hard_sigmoid", "hard_silu", "hard_swish", "leaky_relu", "log_sigmoid", "log_softmax",
+    "max_pool", "one_hot", "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus",
+    "softsign",
     "sparse_categorical_crossentropy", "swish",
     # namespaces
-    "image", "nn", "numpy", "pool", "winograd",
+    "depthwise", "image", "nn", "numpy", "pool", "resample", "transposed", "winograd",
     # kernels
     "array_module", "conv_output_size", "resolve_padding", "im2col", "col2im",
     "conv2d", "conv2d_forward", "conv2d_backward",

@@ -170,6 +170,26 @@ def hard_sigmoid_grad(grad: Array, z: Array, y: Array) -> Array:
     return grad * (((z > -3) & (z < 3)) / 6).astype(grad.dtype)
 
 
+def hard_silu(x):
+    """`x * relu6(x + 3) / 6` (MobileNetV3's hard swish)."""
+    return _activate(x, _hard_silu, hard_silu_grad)
+
+
+hard_swish = hard_silu
+
+
+def _hard_silu(z: Array) -> Array:
+    return z * _hard_sigmoid(z)
+
+
+def hard_silu_grad(grad: Array, z: Array, y: Array) -> Array:
+    inside = ((z > -3) & (z < 3)).astype(grad.dtype)
+    return grad * (_hard_sigmoid(z) + z * inside / 6)
+
+
+hard_swish_grad = hard_silu_grad
+
+
 def tanh(x):
     """Hyperbolic tangent."""
     return _activate(x, np.tanh, tanh_grad)

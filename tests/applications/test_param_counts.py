@@ -1,11 +1,15 @@
 """Exact parameter counts of the zoo models (no forward passes at 224x224).
 
-Keras counts (ResNet50, VGG16) are the documented Keras numbers and were re-checked with
+Keras counts (ResNet50/101/152 and V2, VGG16/19, DenseNet121/169/201) are the documented Keras
+numbers (the "without top" ones are those minus the classifier's 2048*1000+1000, 1024*1000+1000,
+1664*1000+1000 or the three dense layers) and were re-checked with
 `keras.applications.X(weights=None).count_params()` (Keras 3.15.1, torch backend). The small nets'
 counts come from building the same layer stacks in Keras 3.15.1 and calling `count_params()`.
 ResNet18/34 are torchvision's parameter counts (11,689,512 / 21,797,672) plus the BatchNormalization
 moving mean and variance Keras counts as parameters (2 x 4,800 / 2 x 8,512 channels).
 """
+
+import inspect
 
 import pytest
 
@@ -19,6 +23,21 @@ KERAS_COUNTS = [
     (applications.ResNet18, {}, 11_689_512 + 2 * 4_800),
     (applications.ResNet34, {}, 21_797_672 + 2 * 8_512),
     (applications.VGG16, {"include_top": False}, 14_714_688),
+    (applications.VGG19, {"include_top": False}, 20_024_384),
+    (applications.ResNet101, {}, 44_707_176),
+    (applications.ResNet152, {"include_top": False}, 58_370_944),
+    (applications.ResNet50V2, {}, 25_613_800),
+    (applications.ResNet101V2, {"include_top": False}, 42_626_560),
+    (applications.DenseNet121, {}, 8_062_504),
+    (applications.MobileNetV2, {}, 3_538_984),
+    (applications.MobileNetV2, {"include_top": False, "input_shape": (96, 96, 3)}, 2_257_984),
+    (applications.MobileNetV2, {"alpha": 0.35, "input_shape": (128, 128, 3)}, 1_691_208),
+    (applications.EfficientNetB0, {}, 5_330_571),
+    (applications.EfficientNetB1, {"include_top": False}, 6_575_239),
+    (applications.EfficientNetB2, {}, 9_177_569),
+    (applications.EfficientNetB3, {"include_top": False}, 10_783_535),
+    (applications.Xception, {}, 22_910_480),
+    (applications.DenseNet169, {"include_top": False}, 12_642_880),
     (applications.LeNet5, {}, 61_706),
     (applications.LeNet5, {"input_shape": (32, 32, 1)}, 61_706),
     (applications.MnistCNN, {}, 1_199_882),
@@ -29,8 +48,7 @@ KERAS_COUNTS = [
 
 
 def _build(factory, kwargs):
-    if factory in (applications.ResNet50, applications.ResNet18, applications.ResNet34,
-                   applications.VGG16):
+    if "weights" in inspect.signature(factory).parameters:
         kwargs = {"weights": None, **kwargs}
     return factory(**kwargs)
 
@@ -42,9 +60,15 @@ def test_param_counts_match_keras(factory, kwargs, expected):
 
 
 @pytest.mark.slow
-def test_vgg16_with_top_param_count():
-    # slow: glorot-initializing fc1's 102.8M weights takes seconds
-    assert applications.VGG16(weights=None).count_params() == 138_357_544
+@pytest.mark.parametrize(("factory", "expected"), [
+    (applications.VGG16, 138_357_544), (applications.VGG19, 143_667_240),
+    (applications.ResNet152, 60_419_944), (applications.ResNet101V2, 44_675_560),
+    (applications.ResNet152V2, 60_380_648), (applications.DenseNet169, 14_307_880),
+    (applications.DenseNet201, 20_242_984),
+])
+def test_large_model_param_counts(factory, expected):
+    # slow: glorot-initializing the big fully connected layers takes seconds
+    assert factory(weights=None).count_params() == expected
 
 
 def test_keras_module_paths_and_layer_names():

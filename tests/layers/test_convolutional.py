@@ -96,7 +96,7 @@ def test_conv2d_frozen_and_input_needing_no_grad(rng):
     ({"filters": 4, "kernel_size": (3, 0)}, r"Received: kernel_size=\(3, 0\)"),
     ({"filters": 4, "kernel_size": 3, "padding": "full"}, "Received: padding='full'"),
     ({"filters": 4, "kernel_size": 3, "strides": 2, "dilation_rate": 2}, "dilation_rate > 1"),
-    ({"filters": 4, "kernel_size": 3, "groups": 2}, "groups=2"),
+    ({"filters": 4, "kernel_size": 3, "groups": 3}, "groups=3, filters=4"),
     ({"filters": 4, "kernel_size": 3, "data_format": "channels_first"}, "channels_first"),
     ({"filters": 4, "kernel_size": 3, "kernel_regularizer": "l2"}, "kernel_regularizer"),
 ])
