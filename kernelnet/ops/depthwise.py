@@ -156,9 +156,12 @@ def grouped_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, g
     g = int(groups)
     _check(x, kernel, f"grouped conv2d (groups={g})", cg * g)
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
-    n = x.shape[0]
-    cols = _im2col(x, kh, kw, pads, s, d, oh, ow).reshape(n * oh * ow, kh * kw, g, cg)
-    cols = np.ascontiguousarray(cols.transpose(2, 0, 1, 3)).reshape(g, -1, kh * kw * cg)
+    n, h, w, _ = x.shape
+    # Group-major images (g*n, h, w, c/g): transposing the input is a copy 1/(kh*kw) the size of
+    # the column matrix, whose own transpose was 2/3 of the forward time (measured 25 of 37 ms).
+    xg = np.ascontiguousarray(x.reshape(n, h, w, g, cg).transpose(3, 0, 1, 2, 4))
+    cols = _im2col(xg.reshape(g * n, h, w, cg), kh, kw, pads, s, d, oh, ow).reshape(
+        g, n * oh * ow, kh * kw * cg)
     k = kernel.astype(x.dtype, copy=False).reshape(kh * kw * cg, g, f // g).transpose(1, 0, 2)
     y = np.matmul(cols, k)                                    # (g, m, f/g): one batched product
     y = y.transpose(1, 0, 2).reshape(n, oh, ow, f)
@@ -185,9 +188,9 @@ def grouped_conv2d_backward(grad: Array, cache: GroupedCache, need_dx: bool = Tr
     if need_dx:
         k = cache.kernel.astype(grad.dtype, copy=False).reshape(kh * kw * cg, g, f // g)
         dcols = np.matmul(g3, k.transpose(1, 2, 0))                 # (g, m, kh*kw*cg)
-        dcols = dcols.reshape(g, -1, kh * kw, cg).transpose(1, 2, 0, 3).reshape(
-            -1, kh * kw * cg * g)
+        n, h, w, c = cache.x_shape
         oh, ow = cache.out_hw
-        dx = _col2im(dcols, cache.x_shape, kh, kw, cache.pads, cache.strides, cache.dilation,
-                     oh, ow)
+        dxg = _col2im(dcols.reshape(g * n * oh * ow, -1), (g * n, h, w, c // g), kh, kw,
+                      cache.pads, cache.strides, cache.dilation, oh, ow)
+        dx = dxg.reshape(g, n, h, w, c // g).transpose(1, 2, 3, 0, 4).reshape(n, h, w, c)
     return dx, dkernel, dbias
