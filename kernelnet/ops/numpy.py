@@ -142,12 +142,22 @@ class _Power(Function):
     def backward(ctx, g):
         a, b, y = ctx.a, ctx.b, ctx.y
         da = db = None
+        # Each gradient in its input's float dtype: a scalar exponent (np.int64, b - 1) must
+        # not promote a float32 input's gradient to float64.
         if ctx.needs_input_grad[0]:
-            da = unbroadcast(g * b * np.power(a, np.subtract(b, 1)), np.shape(a))
+            da = g * b * np.power(a, np.subtract(b, 1))
+            da = unbroadcast(np.asarray(da).astype(_grad_dtype(a, y), copy=False), np.shape(a))
         if ctx.needs_input_grad[1]:
             safe = np.where(np.asarray(a) > 0, a, 1)
-            db = unbroadcast(g * y * np.log(safe), np.shape(b))
+            db = g * y * np.log(safe)
+            db = unbroadcast(np.asarray(db).astype(_grad_dtype(b, y), copy=False), np.shape(b))
         return da, db
+
+
+def _grad_dtype(x: Any, y: Any) -> np.dtype:
+    """The gradient dtype for input `x` of an op with output `y`: x's if float, else y's."""
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else np.result_type(y)
 
 
 class _Abs(Function):

@@ -261,3 +261,14 @@ def test_binary_ops_broadcast_on_random_shapes(shapes, name, seed):
 
         assert grad.shape == arr.shape
         assert rel_error(grad, numerical_grad(loss, arr)) < 1e-7
+
+
+@pytest.mark.parametrize("exponent", [3, np.int64(3), 2.5, np.float64(2.5)])
+def test_power_gradient_keeps_float32(exponent):
+    # an int or float64 scalar exponent must not promote a float32 gradient to float64
+    x = kn.Variable(np.full((2, 2), 2.0, dtype="float32"))
+    with kn.GradientTape() as tape:
+        y = ops.sum(ops.power(x, exponent))
+    grad = tape.gradient(y, x)
+    assert grad.dtype == np.float32
+    np.testing.assert_allclose(grad, exponent * 2.0 ** (exponent - 1), rtol=1e-6)
