@@ -252,6 +252,23 @@ def _rebuild(config: dict, weights: dict, path: Path, custom_objects: dict | Non
     return model
 
 
+def _custom_losses(loss: Any, custom_objects: dict | None) -> Any:
+    """The saved `loss` (one, a list or a dict by output) with each `{"class_name", "config"}`
+    naming a `Loss` subclass from `custom_objects` or the registry built from its config; the
+    file only selects among classes the program defined, it never names code."""
+    from kernelnet.losses import Loss
+
+    if isinstance(loss, list):
+        return [_custom_losses(item, custom_objects) for item in loss]
+    if isinstance(loss, dict) and "class_name" not in loss:
+        return {key: _custom_losses(item, custom_objects) for key, item in loss.items()}
+    if isinstance(loss, dict):
+        cls = {**_CUSTOM_OBJECTS, **(custom_objects or {})}.get(str(loss["class_name"]))
+        if isinstance(cls, type) and issubclass(cls, Loss):
+            return cls.from_config(dict(loss.get("config") or {}))
+    return loss
+
+
 def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool = True):
     """Loads a model saved by `save_model` (or by Keras, via `kernelnet.keras_io`).
 
@@ -276,13 +293,16 @@ def load_model(filepath: Any, custom_objects: dict | None = None, compile: bool 
     if compile and compile_config and compile_config.get("loss") is not None:
         try:
             model.compile(optimizer=compile_config.get("optimizer", "rmsprop"),
-                          loss=compile_config["loss"],
+                          loss=_custom_losses(compile_config["loss"], custom_objects),
                           metrics=compile_config.get("metrics") or None,
                           loss_weights=compile_config.get("loss_weights"),
                           weighted_metrics=compile_config.get("weighted_metrics"))
         except (ValueError, TypeError, KeyError, AttributeError) as err:
             raise ValueError(f"Could not compile the model saved in {str(path)!r} with its "
-                             f"compile_config: {err}") from err
+                             f"compile_config: {err} A custom Loss class loads when passed "
+                             "as custom_objects={name: cls} or registered with "
+                             "saving.register_keras_serializable(); or load with "
+                             "compile=False.") from err
         if optimizer_state:
             try:
                 model.optimizer.set_state(model.trainable_weights,

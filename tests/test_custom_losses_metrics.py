@@ -239,3 +239,21 @@ def test_custom_loss_keeps_float32_with_integer_targets(rng):
     value, grad = CubedError().value_and_grad(y, p)
     assert isinstance(value, float) and grad.dtype == np.float32
     np.testing.assert_allclose(grad, 3 * np.abs(p - y) * (p - y) / 3 / 4, rtol=1e-5)
+
+
+def test_saved_model_with_a_custom_loss_loads_compiled(rng, tmp_path):
+    model = Sequential([layers.Input(shape=(3,)), layers.Dense(2)])
+    model.compile("adam", ScaledMSE(scale=3.0))
+    x, y = rng.standard_normal((8, 3)).astype("float32"), np.zeros((8, 2), "float32")
+    model.fit(x, y, verbose=0)
+    model.save(tmp_path / "m.kn")
+    with pytest.raises(ValueError, match=r"Unknown loss 'ScaledMSE'.*custom_objects"):
+        kernelnet.models.load_model(tmp_path / "m.kn")
+    loaded = kernelnet.models.load_model(tmp_path / "m.kn",
+                                         custom_objects={"ScaledMSE": ScaledMSE})
+    assert isinstance(loaded.loss, ScaledMSE) and loaded.loss.scale == 3.0
+    np.testing.assert_allclose(loaded.evaluate(x, y, verbose=0), model.evaluate(x, y, verbose=0),
+                               rtol=1e-6)
+    # a class name from the file only selects among the classes given: a non-Loss is refused
+    with pytest.raises(ValueError, match="Unknown loss"):
+        kernelnet.models.load_model(tmp_path / "m.kn", custom_objects={"ScaledMSE": dict})
