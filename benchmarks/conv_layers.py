@@ -27,7 +27,7 @@ THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 # name -> (kind, input NHWC, kernel spatial, stride, extra)
 CASES = {
-    "depthwise3x3_s1 (112x112x32)": ("depthwise", (32, 56, 56, 32), 3, 1, 1),
+    "depthwise3x3_s1 (56x56x32)": ("depthwise", (32, 56, 56, 32), 3, 1, 1),
     "depthwise3x3_s2 (56x56x96)": ("depthwise", (32, 56, 56, 96), 3, 2, 1),
     "grouped3x3 g=4 (28x28x64->64)": ("grouped", (32, 28, 28, 64), 3, 1, 4),
     "transposed3x3_s2 (14x14x64->32)": ("transposed", (32, 14, 14, 64), 3, 2, 32),
