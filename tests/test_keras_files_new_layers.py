@@ -41,6 +41,7 @@ def _conv_variants():
         L.GaussianNoise(0.5),
         L.GaussianDropout(0.4),
         L.Identity(),
+        L.SeparableConv2D(6, 2, dilation_rate=2, padding="same", activation="relu"),
         L.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.1),
         L.DepthwiseConv2D((2, 3), strides=(2, 1), use_bias=False),
         L.GlobalMaxPooling2D(),
@@ -54,6 +55,7 @@ def _conv_1d():
     x = L.MaxPooling1D(2, name="mp")(x)
     x = L.Conv1D(8, 2, strides=2, padding="same", name="c2")(x)
     x = L.AveragePooling1D(3, strides=1, padding="same", name="ap")(x)
+    x = L.Conv1D(8, 3, dilation_rate=2, groups=2, padding="same", name="c3")(x)
     a = L.GlobalAveragePooling1D(name="gap")(x)
     b = L.GlobalMaxPooling1D(name="gmp")(x)
     return Model(inp, [L.Dense(3, name="head_a")(a), L.Dense(2, name="head_b")(b)],
@@ -68,7 +70,10 @@ def _preprocessing():
         L.Rescaling(1 / 4.0, offset=0.5),
         L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 0.5], name="fixed"),
         adapted,
+        L.Normalization(mean=[0.5, -0.5, 1.0], variance=[2.0, 0.5, 1.0], invert=True,
+                        name="inverted"),
         L.Resizing(10, 10),
+        L.Resizing(9, 11, interpolation="nearest", crop_to_aspect_ratio=True),
         L.CenterCrop(8, 9),
         L.RandomCrop(8, 9),
         L.RandomFlip(),
@@ -129,8 +134,15 @@ LAYER_MODELS = {
     "preprocessing": (_preprocessing, [(3, 12, 14, 3)]),
     "broadcast_merge": (_broadcast_merge, [(3, 6, 6, 4)]),
 }
+# The other members of the application families (the same builders with more blocks or wider
+# layers): written by kernelnet as .keras and loaded by Keras in the slow extra only.
+FAMILY = ("ResNet101", "ResNet152", "ResNet101V2", "ResNet152V2", "DenseNet169", "DenseNet201",
+          "EfficientNetB1", "EfficientNetB2", "EfficientNetB3")
 # kernelnet writes: the layer models, and every application (small configs above)
-WRITTEN = {**LAYER_MODELS, **{n: (lambda f=f: f(None), [(2, *s)]) for n, (f, s) in APPS.items()}}
+WRITTEN = {**LAYER_MODELS, **{n: (lambda f=f: f(None), [(2, *s)]) for n, (f, s) in APPS.items()},
+           **{n.lower(): (lambda n=n: getattr(applications, n)(
+               weights=None, include_top=False, pooling="avg", input_shape=(32, 32, 3)),
+               [(2, 32, 32, 3)]) for n in FAMILY}}
 FORMATS = ("keras", "h5", "weights.h5")
 # What Keras loads of kernelnet's files in the default suite: every format of the layer models
 # and of MobileNetV2, one format of each other application (Keras builds each application in
@@ -139,7 +151,8 @@ ROTATION = {"efficientnet_b0": "keras", "xception": "weights.h5", "densenet121":
             "resnet50v2": "keras", "vgg19": "weights.h5"}
 LOADED = {**{n: FORMATS for n in [*LAYER_MODELS, "mobilenet_v2"]},
           **{n: (f,) for n, f in ROTATION.items()}}
-REST = {n: tuple(f for f in FORMATS if f != fmt) for n, fmt in ROTATION.items()}
+REST = {**{n: tuple(f for f in FORMATS if f != fmt) for n, fmt in ROTATION.items()},
+        **{n.lower(): ("keras",) for n in FAMILY}}
 
 # Keras builds the layer models with the same code: kernelnet's layer arguments are Keras'.
 KERAS_LAYER_MODELS = r'''
@@ -153,6 +166,7 @@ def conv_variants():
         L.Conv2D(6, 3, groups=3, use_bias=False),
         L.GroupNormalization(groups=2, center=False),
         L.SpatialDropout2D(0.3), L.GaussianNoise(0.5), L.GaussianDropout(0.4), L.Identity(),
+        L.SeparableConv2D(6, 2, dilation_rate=2, padding="same", activation="relu"),
         L.ReLU(max_value=2.0, negative_slope=0.1, threshold=0.1),
         L.DepthwiseConv2D((2, 3), strides=(2, 1), use_bias=False),
         L.GlobalMaxPooling2D(),
@@ -165,6 +179,7 @@ def conv_1d():
     x = L.MaxPooling1D(2, name="mp")(x)
     x = L.Conv1D(8, 2, strides=2, padding="same", name="c2")(x)
     x = L.AveragePooling1D(3, strides=1, padding="same", name="ap")(x)
+    x = L.Conv1D(8, 3, dilation_rate=2, groups=2, padding="same", name="c3")(x)
     a = L.GlobalAveragePooling1D(name="gap")(x)
     b = L.GlobalMaxPooling1D(name="gmp")(x)
     return keras.Model(inp, [L.Dense(3, name="head_a")(a), L.Dense(2, name="head_b")(b)],
@@ -177,7 +192,11 @@ def preprocessing():
         L.Rescaling(1 / 4.0, offset=0.5),
         L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.0, 2.0, 0.5], name="fixed"),
         L.Normalization(name="adapted"),
-        L.Resizing(10, 10), L.CenterCrop(8, 9), L.RandomCrop(8, 9), L.RandomFlip(),
+        L.Normalization(mean=[0.5, -0.5, 1.0], variance=[2.0, 0.5, 1.0], invert=True,
+                        name="inverted"),
+        L.Resizing(10, 10),
+        L.Resizing(9, 11, interpolation="nearest", crop_to_aspect_ratio=True),
+        L.CenterCrop(8, 9), L.RandomCrop(8, 9), L.RandomFlip(),
         L.RandomRotation(0.2), L.RandomZoom(0.1, 0.2), L.RandomTranslation(0.1, 0.2),
         L.RandomContrast(0.3), L.RandomBrightness(0.2),
         L.Conv2D(4, 3), L.Flatten(), L.Dense(3),
@@ -369,7 +388,8 @@ def test_real_keras_loads_kernelnet_files(keras_run, name, fmt):
 
 @pytest.mark.slow
 def test_real_keras_loads_every_application_file(tmp_path):
-    """The application formats the default suite leaves out (a second Keras subprocess)."""
+    """The application formats the default suite leaves out, and the larger family members
+    (a second Keras subprocess; about 3 minutes)."""
     run = _run_keras(tmp_path, REST, [])
     for name, formats in REST.items():
         for fmt in formats:
