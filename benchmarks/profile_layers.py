@@ -5,9 +5,9 @@
 
 Both run on one core (kernelnet: one replica, single-threaded BLAS; PyTorch: one thread), on
 the batch one core gets in the benchmark (its share of 128 training samples). kernelnet is
-timed per layer: training forward, backward, and the cache-free inference forward. PyTorch is
-timed per module (forward in training and in inference, by forward hooks) and per operator
-over whole training steps with `torch.profiler` (self CPU time). Medians of `--repeats` calls.
+timed per layer (`forward(ctx, x)` / `backward(ctx, grad)`): training forward, backward, and
+the inference forward (no context, nothing kept). PyTorch is timed per module (forward in
+training and in inference, by forward hooks) and per operator over whole training steps with `torch.profiler` (self CPU time). Medians of `--repeats` calls.
 PyTorch runs in a child process with the environment of `--torch-config` (run.TORCH_CONFIGS).
 """
 
@@ -43,6 +43,7 @@ def _median_ms(fn, repeats: int) -> float:
 
 
 def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
+    from kernelnet.layers.base import context
     from kernelnet.models import parallel
 
     model = arch.build("kernelnet")
@@ -51,22 +52,22 @@ def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
     with parallel.single_threaded_blas():
         for layer in model.layers:
             row = {"layer": f"{layer.name} ({type(layer).__name__})"}
-            out = layer.forward(x, training=True)
+            out = layer.forward(context(x, training=True), x, training=True)
             grad = np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype)
 
             def train_forward(layer=layer, x=x):
-                layer.forward(x, training=True)
+                layer.forward(context(x, training=True), x, training=True)
 
             def backward(layer=layer, grad=grad, x=x):
-                layer.forward(x, training=True)
-                layer.backward(grad.copy())
+                ctx = context(x, training=True)
+                layer.forward(ctx, x, training=True)
+                layer.backward(ctx, grad.copy())
 
             row["train_fwd_ms"] = _median_ms(train_forward, repeats)
             row["bwd_ms"] = max(_median_ms(backward, repeats) - row["train_fwd_ms"], 0.0)
-            layer._cache_free = True  # what predict sets (graph.cache_free)
-            row["infer_fwd_ms"] = _median_ms(lambda layer=layer, x=x: layer.forward(x), repeats)
-            layer._cache_free = False
-            layer.release_cache()
+            # No context: nothing is kept for a backward pass (what predict runs).
+            row["infer_fwd_ms"] = _median_ms(lambda layer=layer, x=x: layer.forward(None, x),
+                                             repeats)
             rows.append(row)
             x = out
     return rows

@@ -53,6 +53,19 @@ def _rows(window: Array, vec: Array) -> tuple[Array, Array]:
     return window, vec
 
 
+# Samples per pass: the offsets' multiply-adds sweep a chunk of about this many input bytes, so
+# the chunk's output and scratch stay in the L2 cache between offsets. Whole-batch passes were
+# memory-bound: 32.8 -> 19.7 ms at (32, 56, 56, 32), 51.6 -> 21.3 ms at (32, 56, 56, 96) stride 2.
+_CHUNK_BYTES = 512 * 1024
+
+
+def _chunks(x: Array) -> list[tuple[int, int]]:
+    """`(lo, hi)` batch ranges of about `_CHUNK_BYTES` of `x` each (at least one sample)."""
+    n = x.shape[0]
+    per = max(1, _CHUNK_BYTES // max(1, x[:1].nbytes))
+    return [(lo, min(n, lo + per)) for lo in range(0, n, per)]
+
+
 def depthwise_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None,
                              strides: Any = 1, padding: Any = "valid",
                              dilation_rate: Any = 1) -> tuple[Array, DepthwiseCache]:
@@ -72,18 +85,20 @@ def depthwise_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None,
     n = x.shape[0]
     # y[..., c, q] = sum over kernel offsets (i, j) of window_ij[..., c] * K[i, j, c, q]
     y = np.zeros((n, oh, ow, c, m), dtype=x.dtype)
-    out = y.reshape(n, oh, ow, c) if m == 1 else y
-    tmp = None
-    for i, j, rows, cols in _offsets(kh, kw, s, d, oh, ow):
-        if m == 1:
-            win, kv = _rows(xp[:, rows, cols], k[i, j, :, 0])
-        else:
-            win, kv = xp[:, rows, cols, :, None], k[i, j]
-        acc = out.reshape(win.shape) if m == 1 else out
-        if tmp is None or tmp.shape != acc.shape:
-            tmp = np.empty_like(acc)
-        np.multiply(win, kv, out=tmp)
-        acc += tmp
+    offsets = list(_offsets(kh, kw, s, d, oh, ow))
+    for lo, hi in _chunks(xp):
+        xc, out = xp[lo:hi], y[lo:hi].reshape(hi - lo, oh, ow, c) if m == 1 else y[lo:hi]
+        tmp = None
+        for i, j, rows, cols in offsets:
+            if m == 1:
+                win, kv = _rows(xc[:, rows, cols], k[i, j, :, 0])
+            else:
+                win, kv = xc[:, rows, cols, :, None], k[i, j]
+            acc = out.reshape(win.shape) if m == 1 else out
+            if tmp is None or tmp.shape != acc.shape:
+                tmp = np.empty_like(acc)
+            np.multiply(win, kv, out=tmp)
+            acc += tmp
     y = y.reshape(n, oh, ow, c * m)
     if bias is not None:
         y += bias.astype(x.dtype, copy=False)
@@ -102,27 +117,30 @@ def depthwise_conv2d_backward(grad: Array, cache: DepthwiseCache, need_dx: bool 
     dx = dkernel = dbias = None
     offsets = list(_offsets(kh, kw, cache.strides, cache.dilation, oh, ow))
     if need_dkernel:
-        dkernel = np.empty(cache.kernel.shape, dtype=grad.dtype)
-        for i, j, rows, cols in offsets:
-            # dK[i, j, c, q] = sum over n, oh, ow of window_ij[..., c] * g[..., c, q]
-            if m == 1:
-                prod = cache.xp[:, rows, cols, :] * g[..., 0]
-                dkernel[i, j, :, 0] = sum_rows(prod.reshape(-1, c))
-            else:
-                dkernel[i, j] = np.einsum("nhwc,nhwcm->cm", cache.xp[:, rows, cols, :], g)
+        dkernel = np.zeros(cache.kernel.shape, dtype=grad.dtype)
+        for lo, hi in _chunks(cache.xp):
+            xc, gc, prod = cache.xp[lo:hi], g[lo:hi], None
+            for i, j, rows, cols in offsets:
+                # dK[i, j, c, q] = sum over n, oh, ow of window_ij[..., c] * g[..., c, q]
+                if m == 1:
+                    prod = np.multiply(xc[:, rows, cols, :], gc[..., 0], out=prod)
+                    dkernel[i, j, :, 0] += sum_rows(prod.reshape(-1, c))
+                else:
+                    dkernel[i, j] += np.einsum("nhwc,nhwcm->cm", xc[:, rows, cols, :], gc)
         if cache.has_bias:
             dbias = sum_rows(grad.reshape(-1, c * m))
     if need_dx:
         k = cache.kernel.astype(grad.dtype, copy=False)
         dxp = np.zeros(cache.xp.shape, dtype=grad.dtype)
-        g4 = g[..., 0] if m == 1 else None
-        for i, j, rows, cols in offsets:
-            # window_ij of dx += sum over q of g[..., c, q] * K[i, j, c, q]
-            if m == 1:
-                target, kv = _rows(dxp[:, rows, cols, :], k[i, j, :, 0])
-                target += g4.reshape(target.shape) * kv
-            else:
-                dxp[:, rows, cols, :] += np.einsum("nhwcm,cm->nhwc", g, k[i, j])
+        for lo, hi in _chunks(dxp):
+            dxc, gc = dxp[lo:hi], g[lo:hi]
+            for i, j, rows, cols in offsets:
+                # window_ij of dx += sum over q of g[..., c, q] * K[i, j, c, q]
+                if m == 1:
+                    target, kv = _rows(dxc[:, rows, cols, :], k[i, j, :, 0])
+                    target += gc[..., 0].reshape(target.shape) * kv
+                else:
+                    dxc[:, rows, cols, :] += np.einsum("nhwcm,cm->nhwc", gc, k[i, j])
         (t, _), (l, _) = cache.pads
         h, w = cache.x_shape[1:3]
         dx = dxp[:, t:t + h, l:l + w, :]
@@ -156,9 +174,12 @@ def grouped_conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, g
     g = int(groups)
     _check(x, kernel, f"grouped conv2d (groups={g})", cg * g)
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
-    n = x.shape[0]
-    cols = _im2col(x, kh, kw, pads, s, d, oh, ow).reshape(n * oh * ow, kh * kw, g, cg)
-    cols = np.ascontiguousarray(cols.transpose(2, 0, 1, 3)).reshape(g, -1, kh * kw * cg)
+    n, h, w, _ = x.shape
+    # Group-major images (g*n, h, w, c/g): transposing the input is a copy 1/(kh*kw) the size of
+    # the column matrix, whose own transpose was 2/3 of the forward time (measured 25 of 37 ms).
+    xg = np.ascontiguousarray(x.reshape(n, h, w, g, cg).transpose(3, 0, 1, 2, 4))
+    cols = _im2col(xg.reshape(g * n, h, w, cg), kh, kw, pads, s, d, oh, ow).reshape(
+        g, n * oh * ow, kh * kw * cg)
     k = kernel.astype(x.dtype, copy=False).reshape(kh * kw * cg, g, f // g).transpose(1, 0, 2)
     y = np.matmul(cols, k)                                    # (g, m, f/g): one batched product
     y = y.transpose(1, 0, 2).reshape(n, oh, ow, f)
@@ -185,9 +206,9 @@ def grouped_conv2d_backward(grad: Array, cache: GroupedCache, need_dx: bool = Tr
     if need_dx:
         k = cache.kernel.astype(grad.dtype, copy=False).reshape(kh * kw * cg, g, f // g)
         dcols = np.matmul(g3, k.transpose(1, 2, 0))                 # (g, m, kh*kw*cg)
-        dcols = dcols.reshape(g, -1, kh * kw, cg).transpose(1, 2, 0, 3).reshape(
-            -1, kh * kw * cg * g)
+        n, h, w, c = cache.x_shape
         oh, ow = cache.out_hw
-        dx = _col2im(dcols, cache.x_shape, kh, kw, cache.pads, cache.strides, cache.dilation,
-                     oh, ow)
+        dxg = _col2im(dcols.reshape(g * n * oh * ow, -1), (g * n, h, w, c // g), kh, kw,
+                      cache.pads, cache.strides, cache.dilation, oh, ow)
+        dx = dxg.reshape(g, n, h, w, c // g).transpose(1, 2, 3, 0, 4).reshape(n, h, w, c)
     return dx, dkernel, dbias

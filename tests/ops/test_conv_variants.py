@@ -72,11 +72,16 @@ DEPTHWISE = [  # x_shape, (kh, kw), m, strides, padding, dilation
     ((1, 7, 6, 2), (3, 2), 2, (2, 2), "same", (1, 1)),
     ((2, 8, 8, 2), (3, 3), 3, (1, 1), "same", (2, 2)),
     ((1, 5, 7, 4), (1, 1), 1, (2, 1), "valid", (1, 1)),
+    ((5, 6, 5, 3), (3, 3), 1, (1, 1), "same", (1, 1)),
+    ((3, 7, 6, 2), (3, 2), 2, (2, 2), "same", (1, 1)),
 ]
 
 
+@pytest.mark.parametrize("chunk_bytes", [1, 1 << 30], ids=["sample_per_chunk", "one_chunk"])
 @pytest.mark.parametrize("x_shape,ks,m,s,padding,d", DEPTHWISE)
-def test_depthwise_forward_and_gradients(rng, x_shape, ks, m, s, padding, d):
+def test_depthwise_forward_and_gradients(rng, monkeypatch, x_shape, ks, m, s, padding, d,
+                                         chunk_bytes):
+    monkeypatch.setattr(depthwise, "_CHUNK_BYTES", chunk_bytes)  # cache blocking over the batch
     x = rng.standard_normal(x_shape)
     k = rng.standard_normal((*ks, x_shape[3], m))
     bias = rng.standard_normal(x_shape[3] * m)
