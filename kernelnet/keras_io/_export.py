@@ -103,7 +103,7 @@ def layer_config(layer: Any) -> dict:
     for key, value in layer.get_config().items():
         if key in ("batch_input_shape", "input_shape", "input_dim", "batch_size",
                    *_NOT_TAKEN.get(class_name, ())):
-            continue                      # Keras keeps input shapes on an InputLayer
+            continue                      # input shapes live on Keras' InputLayer
         if key == "dtype":
             value = _policy(value)
         elif key.endswith("_initializer"):
