@@ -7,7 +7,8 @@ Both run on one core (kernelnet: one replica, single-threaded BLAS; PyTorch: one
 the batch one core gets in the benchmark (its share of 128 training samples). kernelnet is
 timed per layer (`forward(ctx, x)` / `backward(ctx, grad)`): training forward, backward, and
 the inference forward (no context, nothing kept). PyTorch is timed per module (forward in
-training and in inference, by forward hooks) and per operator over whole training steps with `torch.profiler` (self CPU time). Medians of `--repeats` calls.
+training and in inference, by forward hooks) and per operator over whole training steps with
+`torch.profiler` (self CPU time). Medians of `--repeats` calls.
 PyTorch runs in a child process with the environment of `--torch-config` (run.TORCH_CONFIGS).
 """
 

@@ -40,6 +40,10 @@ _VARIANCE_SCALING_NAMES = {
 }
 
 
+# Base-layer keys a Keras layer does not take (its `__init__` has no `**kwargs`).
+_NOT_TAKEN = {"SpatialDropout2D": ("trainable",)}
+
+
 def _policy(dtype: str) -> dict:
     return {"module": "keras", "class_name": "DTypePolicy", "config": {"name": str(dtype)},
             "registered_name": None}
@@ -97,8 +101,9 @@ def layer_config(layer: Any) -> dict:
     class_name = type(layer).__name__
     config = {}
     for key, value in layer.get_config().items():
-        if key in ("batch_input_shape", "input_shape", "input_dim", "batch_size"):
-            continue                      # Keras keeps input shapes on an InputLayer
+        if key in ("batch_input_shape", "input_shape", "input_dim", "batch_size",
+                   *_NOT_TAKEN.get(class_name, ())):
+            continue                      # input shapes live on Keras' InputLayer
         if key == "dtype":
             value = _policy(value)
         elif key.endswith("_initializer"):

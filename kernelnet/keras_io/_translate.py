@@ -34,6 +34,9 @@ _KERAS_DEFAULTS: dict[str, tuple] = {
     "quantization_config": (None,), "autocast": (True,),
     "noise_shape": (None,), "seed": (None,),
     "alpha_regularizer": (None,), "alpha_constraint": (None,),
+    "depthwise_regularizer": (None,), "depthwise_constraint": (None,),
+    "pointwise_regularizer": (None,), "pointwise_constraint": (None,),
+    "antialias": (False,),
 }
 # The kernelnet layers Keras has, each with the Keras-only config keys Keras writes for it (at
 # their `_KERAS_DEFAULTS` value). Reading drops those keys; writing (`_export.py`) adds them back.
@@ -41,6 +44,9 @@ _KERAS_DEFAULTS: dict[str, tuple] = {
 # Adding a layer that Keras has is one entry.
 _WEIGHTED = ("kernel_regularizer", "bias_regularizer", "kernel_constraint", "bias_constraint")
 _NORM = ("beta_regularizer", "gamma_regularizer", "beta_constraint", "gamma_constraint")
+_CONV = (*_WEIGHTED[:2], "activity_regularizer", *_WEIGHTED[2:])
+_DEPTHWISE = ("depthwise_regularizer", "bias_regularizer", "activity_regularizer",
+              "depthwise_constraint", "bias_constraint")
 KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "Activation": (), "Add": (), "Average": (), "Concatenate": (), "Maximum": (), "Minimum": (),
     "Multiply": (), "Subtract": (),
@@ -48,13 +54,24 @@ KERAS_LAYERS: dict[str, tuple[str, ...]] = {
     "GlobalMaxPooling2D": (),
     "BatchNormalization": (*_NORM, "synchronized", "renorm", "renorm_clipping",
                            "renorm_momentum"),
-    "Conv2D": (*_WEIGHTED[:2], "activity_regularizer", *_WEIGHTED[2:]),
+    "Conv2D": _CONV, "Conv1D": _CONV, "Conv2DTranspose": _CONV,
+    "DepthwiseConv2D": _DEPTHWISE,
+    "SeparableConv2D": (*_DEPTHWISE[:1], "pointwise_regularizer", *_DEPTHWISE[1:4],
+                        "pointwise_constraint", _DEPTHWISE[4]),
+    "AveragePooling1D": (), "MaxPooling1D": (), "GlobalAveragePooling1D": (),
+    "GlobalMaxPooling1D": (),
     "Dense": _WEIGHTED,
     "Cropping2D": (), "Dropout": (), "ELU": (), "Flatten": ("data_format",),
     "LayerNormalization": ("rms_scaling", *_NORM),
     "LeakyReLU": (), "Permute": (), "PReLU": ("alpha_regularizer", "alpha_constraint"),
     "ReLU": (), "Reshape": (), "Softmax": (), "UpSampling2D": (), "ZeroPadding2D": (),
     "InputLayer": ("sparse",),
+    "GroupNormalization": _NORM, "Identity": (),
+    "SpatialDropout2D": (), "GaussianNoise": (), "GaussianDropout": (),
+    "Rescaling": (), "Normalization": (), "Resizing": ("antialias",), "CenterCrop": (),
+    "RandomCrop": (), "RandomFlip": (), "RandomRotation": (), "RandomZoom": (),
+    "RandomTranslation": (), "RandomContrast": ("data_format",),
+    "RandomBrightness": ("data_format",),
 }
 # Optimizers Keras has under the same name and config keys (a file's compile settings).
 KERAS_OPTIMIZERS = ("SGD", "RMSprop", "Adagrad", "Adadelta", "Adam", "AdamW")
