@@ -39,6 +39,23 @@ def check_data_format(data_format: Any, who: Any) -> str:
     return "channels_last"
 
 
+def check_strides_and_groups(layer: Any, kind: str, groups: Any) -> int:
+    """Keras' checks of a convolution's `strides` with `dilation_rate` and of `groups`
+    against `filters`; returns `groups`."""
+    if max(layer.strides) > 1 and max(layer.dilation_rate) > 1:
+        raise ValueError(
+            f"`strides > 1` not supported in conjunction with `dilation_rate > 1` in {kind}. "
+            f"Received: strides={layer.strides} and dilation_rate={layer.dilation_rate}."
+        )
+    groups = validation.check_positive_int(groups, "groups", layer)
+    if layer.filters % groups:
+        raise ValueError(
+            f"The number of filters must be evenly divisible by the number of groups. "
+            f"Received: groups={groups}, filters={layer.filters}."
+        )
+    return groups
+
+
 def spatial_output(layer: Layer, input_shape: Shape, window: tuple, strides: tuple,
                    padding: str, dilation: tuple = (1, 1), arg: str = "kernel_size") -> tuple:
     """(oh, ow) for NHWC `input_shape` (None stays None); raises if an output size is <= 0."""
@@ -128,17 +145,7 @@ class Conv2D(Layer):
         self.padding = validation.standardize_padding(padding, self)
         self.data_format = check_data_format(data_format, self)
         self.dilation_rate = validation.standardize_tuple(dilation_rate, 2, "dilation_rate", self)
-        if max(self.strides) > 1 and max(self.dilation_rate) > 1:
-            raise ValueError(
-                "`strides > 1` not supported in conjunction with `dilation_rate > 1` in Conv2D. "
-                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}."
-            )
-        self.groups = validation.check_positive_int(groups, "groups", self)
-        if self.filters % self.groups:
-            raise ValueError(
-                f"The number of filters must be evenly divisible by the number of groups. "
-                f"Received: groups={self.groups}, filters={self.filters}."
-            )
+        self.groups = check_strides_and_groups(self, "Conv2D", groups)
         self.activation = activations.serialize(activation)
         self._act = activations.get(activation)
         self.use_bias = bool(use_bias)

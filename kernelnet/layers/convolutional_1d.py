@@ -13,6 +13,7 @@ import numpy as np  # noqa: F401 - the examples use it
 from kernelnet import activations, initializers, ops
 from kernelnet._typing import Array, Shape
 from kernelnet.layers.base import Layer, LayerContext
+from kernelnet.layers.convolutional import check_strides_and_groups
 from kernelnet.layers.core import activation_grad, apply_activation
 from kernelnet.utils import validation
 
@@ -76,17 +77,7 @@ class Conv1D(Layer):
         self.padding = validation.standardize_padding(padding, self, ("valid", "same", "causal"))
         self.data_format = _check_channels_last(self, data_format)
         self.dilation_rate = validation.standardize_tuple(dilation_rate, 1, "dilation_rate", self)
-        if self.strides[0] > 1 and self.dilation_rate[0] > 1:
-            raise ValueError(
-                "`strides > 1` not supported in conjunction with `dilation_rate > 1` in Conv1D. "
-                f"Received: strides={self.strides} and dilation_rate={self.dilation_rate}."
-            )
-        self.groups = validation.check_positive_int(groups, "groups", self)
-        if self.filters % self.groups:
-            raise ValueError(
-                f"The number of filters must be evenly divisible by the number of groups. "
-                f"Received: groups={self.groups}, filters={self.filters}."
-            )
+        self.groups = check_strides_and_groups(self, "Conv1D", groups)
         self.activation = activations.serialize(activation)
         self._act = activations.get(activation)
         self.use_bias = bool(use_bias)
