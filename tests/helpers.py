@@ -1,6 +1,32 @@
-"""Shared test helpers: finite differences, relative error, direct-loop references."""
+"""Shared test helpers: finite differences, relative error, direct-loop references, and a
+subprocess running real Keras."""
+
+import importlib.util
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
+import pytest
+
+
+def run_with_keras(args: list, home: Path, timeout: float, pythonpath: str | None = None):
+    """Runs `python *args` with real Keras 3 on its torch CPU backend (`KERAS_HOME` under
+    `home`); fails the test, with how to install them, when keras or torch is missing, and
+    when the script exits non-zero (with its stderr's tail)."""
+    missing = [m for m in ("keras", "torch") if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.fail(f"This test runs real Keras 3 and needs {missing}, which are not installed. "
+                    "Install the test extra: `pip install -e '.[test]'` (or run `make test`, "
+                    "which does).")
+    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(home / "keras_home"),
+           "CUDA_VISIBLE_DEVICES": ""}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
+    run = subprocess.run([sys.executable, *args], env=env, capture_output=True, text=True,
+                         timeout=timeout)
+    assert run.returncode == 0, run.stderr[-3000:]
 
 
 def rel_error(a, b) -> float:

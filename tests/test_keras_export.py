@@ -5,15 +5,12 @@ every file, predicts, and the test compares with kernelnet's predictions. Keras 
 with the `test` extra (`make test` installs them); without them the test fails, it does not skip.
 """
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
+from helpers import run_with_keras
 
 import kernelnet
 from kernelnet import activations, applications, keras_io, losses, optimizers
@@ -198,18 +195,7 @@ json.dump(report, open(f"{root}/report.json", "w"))
 """
 
 
-def _require_keras():
-    missing = [m for m in ("keras", "torch") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.fail(
-            f"This test loads kernelnet's Keras files with real Keras 3 and needs {missing}, "
-            "which are not installed. Install the test extra: `pip install -e '.[test]'` "
-            "(or run `make test`, which does)."
-        )
-
-
 def test_real_keras_loads_every_written_file(tmp_path):
-    _require_keras()
     rng = np.random.default_rng(0)
     manifest, expected, expected_eval, after_step = {}, {}, {}, {}
     for name, (factory, shapes) in MODELS.items():
@@ -240,11 +226,7 @@ def test_real_keras_loads_every_written_file(tmp_path):
                           "step": name in after_step}
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
     (tmp_path / "load.py").write_text(KERAS_SCRIPT)
-    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "keras_home"),
-           "CUDA_VISIBLE_DEVICES": ""}
-    run = subprocess.run([sys.executable, str(tmp_path / "load.py"), str(tmp_path)], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_with_keras([str(tmp_path / "load.py"), str(tmp_path)], tmp_path, timeout=600)
     report = json.loads((tmp_path / "report.json").read_text())
     problems = []
     for name, info in manifest.items():

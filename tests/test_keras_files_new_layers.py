@@ -10,15 +10,12 @@ writes its own three files for each and predicts. The tests compare both sides' 
 Keras and torch come with the `test` extra; without them the tests fail, they do not skip.
 """
 
-import importlib.util
 import json
-import os
-import subprocess
-import sys
 import zipfile
 
 import numpy as np
 import pytest
+from helpers import run_with_keras
 
 from kernelnet import applications, keras_io
 from kernelnet import layers as L
@@ -314,10 +311,6 @@ def _randomize(model, rng):
 def _run_keras(root, written, keras_models):
     """kernelnet writes `written` ({name: formats}); one Keras subprocess loads those files and
     writes its own for `keras_models`. Returns (root, kernelnet's predictions, Keras' report)."""
-    missing = [m for m in ("keras", "torch") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.fail(f"These tests run real Keras 3 and need {missing}, which are not installed. "
-                    "Install the test extra: `pip install -e '.[test]'` (or run `make test`).")
     (root / "kn").mkdir()
     (root / "keras").mkdir()
     rng = np.random.default_rng(0)
@@ -340,11 +333,7 @@ def _run_keras(root, written, keras_models):
             "keras": {n: shapes[n] for n in keras_models}}
     (root / "spec.json").write_text(json.dumps(spec))
     (root / "run.py").write_text(KERAS_SCRIPT)
-    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(root / "keras_home"),
-           "CUDA_VISIBLE_DEVICES": ""}
-    run = subprocess.run([sys.executable, str(root / "run.py"), str(root)], env=env,
-                         capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_with_keras([str(root / "run.py"), str(root)], root, timeout=900)
     return root, expected, json.loads((root / "report.json").read_text())
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import run_with_keras
 
 h5py = pytest.importorskip("h5py")
 
@@ -223,19 +224,8 @@ for name, shape in [("resnet_graph", (4, 16, 16, 3)), ("mnist_cnn", (4, 12, 12, 
 def test_live_keras_round_trip(tmp_path):
     """Builds models in real Keras 3 (torch backend, CPU; in a subprocess, so that torch stays
     out of the test process), saves them, loads them in kernelnet."""
-    import importlib.util
-    import os
-    import subprocess
-
-    missing = [m for m in ("keras", "torch") if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.fail(f"Keras 3 and torch are part of the test extra (`pip install -e '.[test]'`, "
-                    f"`make test`); missing: {missing}.")
-    env = {**os.environ, "KERAS_BACKEND": "torch", "KERAS_HOME": str(tmp_path / "keras_home"),
-           "CUDA_VISIBLE_DEVICES": "", "PYTHONPATH": str(Path(__file__).parents[1] / "scripts")}
-    run = subprocess.run([sys.executable, "-c", _LIVE_SCRIPT, str(tmp_path)], env=env,
-                         capture_output=True, text=True, timeout=600)
-    assert run.returncode == 0, run.stderr[-3000:]
+    run_with_keras(["-c", _LIVE_SCRIPT, str(tmp_path)], tmp_path, timeout=600,
+                   pythonpath=str(Path(__file__).parents[1] / "scripts"))
     for name in ("resnet_graph", "mnist_cnn", "nested_backbone"):
         with np.load(tmp_path / f"{name}.npz") as data:
             x, expected = data["x"], data["y"]
