@@ -5,7 +5,8 @@
 
 Both run on one core (kernelnet: one replica, single-threaded BLAS; PyTorch: one thread), on
 the batch one core gets in the benchmark (its share of 128 training samples). kernelnet is
-timed per layer (`forward(ctx, x)` / `backward(ctx, grad)`): training forward, backward, and
+timed per layer (`forward(ctx, x)` / `backward(ctx, grad)`, the first layer without an input
+gradient, as in training): training forward, backward, and
 the inference forward (no context, nothing kept). PyTorch is timed per module (forward in
 training and in inference, by forward hooks) and per operator over whole training steps with
 `torch.profiler` (self CPU time). Medians of `--repeats` calls.
@@ -44,14 +45,18 @@ def _median_ms(fn, repeats: int) -> float:
 
 
 def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
-    from kernelnet.layers.base import context
+    from kernelnet.layers.base import LayerContext
     from kernelnet.models import parallel
 
     model = arch.build("kernelnet")
     x, _ = make_data(arch, batch)
     rows = []
     with parallel.single_threaded_blas():
-        for layer in model.layers:
+        for index, layer in enumerate(model.layers):
+            # As in training: no input gradient for the first layer (the data needs none).
+            def context(x, training, needs=(index > 0,)):
+                return LayerContext(needs, training)
+
             row = {"layer": f"{layer.name} ({type(layer).__name__})"}
             out = layer.forward(context(x, training=True), x, training=True)
             grad = np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype)

@@ -6,10 +6,9 @@ validates arguments and input shapes, and applies the activation.
 
 from __future__ import annotations
 
-import weakref
 from typing import Any
 
-import numpy as np
+import numpy as np  # noqa: F401 (the doctests use np)
 
 from kernelnet import activations, initializers, ops
 from kernelnet._typing import Array, Shape
@@ -72,32 +71,6 @@ def spatial_output(layer: Layer, input_shape: Shape, window: tuple, strides: tup
     return tuple(out)
 
 
-class Workspaces:
-    """Column-matrix buffers of finished calls, for the next forward to reuse.
-
-    A training forward takes a buffer (`take`), and its context gives it back (`give`) when it
-    is freed, after the call's backward: so a buffer is never shared by two live calls (a layer
-    called twice in a model, or from two threads), and one training step allocates none.
-    """
-
-    def __init__(self, limit: int = 4):
-        self._free: list = []
-        self._limit = limit
-
-    def take(self) -> Array | None:
-        try:
-            return self._free.pop()
-        except IndexError:
-            return None
-
-    def give(self, buffer: Array) -> None:
-        if len(self._free) < self._limit:
-            self._free.append(buffer)
-
-    def __deepcopy__(self, memo: dict) -> Workspaces:
-        return Workspaces(self._limit)  # buffers are scratch space, never copied
-
-
 class Conv2D(Layer):
     """2D convolution (cross-correlation) over NHWC images: `y = activation(conv(x) + bias)`.
 
@@ -151,7 +124,6 @@ class Conv2D(Layer):
         self.use_bias = bool(use_bias)
         self.kernel_initializer = kernel_initializer
         self.bias_initializer = bias_initializer
-        self._workspaces = Workspaces()
 
     def build(self, input_shape: Shape) -> None:
         check_image_input(self, input_shape)
@@ -193,17 +165,11 @@ class Conv2D(Layer):
             if ctx is not None:
                 ctx.cache = cache
             return apply_activation(self._act, ctx, z)
-        if ctx is None:
-            # No backward follows: keep nothing, and bound the column-matrix memory by
-            # chunking the batch.
+        if ctx is None:  # no backward follows: nothing kept (and Winograd where enabled)
             return apply_activation(self._act, None, ops.conv2d(
                 x, kernel, bias, self.strides, self.padding, self.dilation_rate))
         z, ctx.cache = ops.conv2d_forward(x, kernel, bias, self.strides, self.padding,
-                                          self.dilation_rate, workspace=self._workspaces.take())
-        cols = ctx.cache.cols
-        if (cols.base is not None and cols.size > 2**16
-                and not np.may_share_memory(cols, x)):  # never keep the input (1x1 convs)
-            weakref.finalize(ctx, self._workspaces.give, cols.base)  # reused once ctx is freed
+                                          self.dilation_rate)
         return apply_activation(self._act, ctx, z)
 
     def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:

@@ -203,8 +203,8 @@ def _pointwise(kh: int, kw: int, s: tuple, pads: Pads) -> bool:
 
 
 class Conv2DCache(NamedTuple):
-    x_shape: tuple[int, int, int, int]
-    cols: Array            # (n*oh*ow, kh*kw*c_in)
+    x: Array               # (n, h, w, c_in), the caller's array (not copied)
+    cols: Array | None     # (n*oh*ow, kh*kw*c_in) kept when narrow, else None (rebuilt)
     kernel: Array          # (kh, kw, c_in, c_out), the caller's array (not copied)
     has_bias: bool
     pads: Pads             # ((top, bottom), (left, right))
@@ -212,15 +212,21 @@ class Conv2DCache(NamedTuple):
     dilation: tuple[int, int]
     out_hw: tuple[int, int]
 
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        return tuple(self.x.shape)
+
 
 def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
                    padding: Any = "valid", dilation_rate: Any = 1,
-                   workspace: Array | None = None) -> tuple[Array, Conv2DCache]:
+                   keep_columns: bool | None = None) -> tuple[Array, Conv2DCache]:
     """Cross-correlates NHWC `x` with `kernel` (kh, kw, c_in, c_out); returns `(y, cache)`.
 
-    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. `workspace`: optional buffer the
-    column matrix is written into when large enough (the cache then refers to it, so it must
-    not be reused before the matching backward).
+    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. The cache keeps `x` itself; the
+    column matrix `(n*oh*ow, kh*kw*c_in)` is kept only when it has fewer than
+    `RECOMPUTE_MIN_COLUMNS` columns, else the backward rebuilds it chunk by chunk (`_chunks`)
+    and it is never whole in memory. `keep_columns` overrides that choice (False: never whole,
+    as the cache-free `conv2d` runs it).
 
     Example:
         >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)))
@@ -234,13 +240,43 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
             f"{tuple(kernel.shape)}. Received input with shape {tuple(x.shape)}."
         )
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    if keep_columns is None:
+        keep_columns = kh * kw * c_in < RECOMPUTE_MIN_COLUMNS
+    cols = None
     if _pointwise(kh, kw, s, pads):
-        cols = x.reshape(-1, c_in)  # 1x1 conv: a plain matmul, no im2col
-    else:
-        cols = _im2col(x, kh, kw, pads, s, d, oh, ow, workspace)
-    y = _product(cols, kernel, bias)
-    cache = Conv2DCache(tuple(x.shape), cols, kernel, bias is not None, pads, s, d, (oh, ow))
-    return y.reshape(x.shape[0], oh, ow, c_out), cache
+        cols = x.reshape(-1, c_in)  # 1x1: the columns are x itself
+    elif keep_columns:
+        cols = _im2col(x, kh, kw, pads, s, d, oh, ow)
+    cache = Conv2DCache(x, cols, kernel, bias is not None, pads, s, d, (oh, ow))
+    y = np.empty((x.shape[0], oh, ow, c_out), dtype=x.dtype)
+    y2d = y.reshape(-1, c_out)
+    for rows, cols in _chunks(cache):
+        _product(cols, kernel, bias, out=y2d[rows])
+    return y, cache
+
+
+def _chunks(cache: Conv2DCache):
+    """Yields `(rows, cols)`: the column matrix of `cache.x`, a batch chunk at a time.
+
+    `rows` is the slice of output rows `(n*oh*ow)` the chunk's columns produce. A chunk's
+    columns take about `CHUNK_BYTES` and one buffer is refilled for every chunk, so each
+    product reads its columns back from cache (the whole matrix would stream from memory:
+    the forward product of the MNIST CNN's second convolution ran 15.6 ms chunked against
+    21.3 ms whole, batch 64, one core). Kept columns (`cache.cols`) are one chunk.
+    """
+    if cache.cols is not None:
+        yield slice(None), cache.cols
+        return
+    x = cache.x
+    kh, kw = cache.kernel.shape[:2]
+    (oh, ow), n, c = cache.out_hw, x.shape[0], x.shape[3]
+    per_sample = oh * ow * kh * kw * c
+    chunk = max(1, CHUNK_BYTES // max(per_sample * x.dtype.itemsize, 1))
+    buffer = np.empty(min(chunk, n) * per_sample, dtype=x.dtype)
+    for lo in range(0, n, chunk):
+        hi = min(lo + chunk, n)
+        yield slice(lo * oh * ow, hi * oh * ow), _im2col(
+            x[lo:hi], kh, kw, cache.pads, cache.strides, cache.dilation, oh, ow, buffer)
 
 
 def _product(cols: Array, kernel: Array, bias: Array | None, out: Array | None = None) -> Array:
@@ -270,7 +306,10 @@ def conv2d_backward(grad: Array, cache: Conv2DCache, need_dx: bool = True,
     grad2d = grad.reshape(-1, c_out)  # (n*oh*ow, c_out)
     dkernel = dbias = dx = None
     if need_dkernel:
-        dkernel = (cache.cols.T @ grad2d).reshape(cache.kernel.shape)
+        dkernel = np.zeros((kh * kw * c_in, c_out), dtype=grad.dtype)
+        for rows, cols in _chunks(cache):
+            dkernel += cols.T.astype(grad.dtype, copy=False) @ grad2d[rows]
+        dkernel = dkernel.reshape(cache.kernel.shape)
         if cache.has_bias:
             dbias = nn.sum_rows(grad2d)
     if need_dx:
@@ -332,19 +371,24 @@ _DX_CHUNK_BYTES = 2**20
 WINOGRAD_MIN_CHANNELS: int | None = None
 WINOGRAD_MIN_TILES = 256
 
-# Column-matrix bytes per batch chunk in cache-free convolution (inference). NOTE: 2 MiB (a
-# chunk's columns are read back from cache by the product) against 32 MiB, predict on 2 cores:
-# LeNet-5 +18%, MNIST CNN +23%, CIFAR-10 CNN +18%, ResNet50 unchanged; 1 MiB is slower again.
+# Convolutions with at least this many columns (kh*kw*c_in) rebuild their column matrix in
+# the backward instead of keeping it. NOTE: one layer's forward + backward, batch 64, one core,
+# kept / rebuilt: 288 columns (MNIST CNN, CIFAR-10 CNN) 64.8 / 58.4 and 68.3 / 60.4 ms, 576
+# columns 29.7 / 29.7; below that the product is cheap next to the im2col pass it would repeat:
+# 9-150 columns (LeNet-5, first layers) 2.2 / 2.7, 3.3 / 3.7, 3.2 / 3.4, 7.5 / 9.1 ms.
+RECOMPUTE_MIN_COLUMNS = 256
+
+# Column-matrix bytes per batch chunk (`_chunks`). NOTE: 2 MiB (a chunk's columns are read
+# back from cache by the product) against 32 MiB, predict on 2 cores: LeNet-5 +18%, MNIST CNN
+# +23%, CIFAR-10 CNN +18%, ResNet50 unchanged; 1 MiB is slower again.
 CHUNK_BYTES = 2 * 2**20
 
 
 def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
            padding: Any = "valid", dilation_rate: Any = 1) -> Array:
-    """Cache-free convolution, equal to `conv2d_forward(...)[0]`.
+    """Cache-free convolution (the inference path), equal to `conv2d_forward(...)[0]`.
 
-    The batch is processed in chunks whose column matrix fits in `CHUNK_BYTES`, reusing one
-    buffer, so memory stays bounded whatever the batch size (the inference path). With
-    `WINOGRAD_MIN_CHANNELS` set, wide stride-1 3x3 convolutions use Winograd F(2x2, 3x3)
+    With `WINOGRAD_MIN_CHANNELS` set, wide stride-1 3x3 convolutions use Winograd F(2x2, 3x3)
     instead (`winograd.conv2d`; off by default, see the note there).
 
     Example:
@@ -360,13 +404,4 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
             and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
             and n * -(-oh // 2) * -(-ow // 2) >= WINOGRAD_MIN_TILES):
         return winograd.conv2d(x, kernel, bias, pads)
-    per_sample = oh * ow * kh * kw * c_in * x.dtype.itemsize
-    chunk = max(1, CHUNK_BYTES // max(per_sample, 1))
-    if chunk >= n or _pointwise(kh, kw, s, pads):  # 1x1: no column matrix to bound
-        return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
-    y = np.empty((n, oh, ow, c_out), dtype=x.dtype)
-    buffer = np.empty(chunk * oh * ow * kh * kw * c_in, dtype=x.dtype)
-    for lo in range(0, n, chunk):
-        cols = _im2col(x[lo:lo + chunk], kh, kw, pads, s, d, oh, ow, buffer)
-        _product(cols, kernel, bias, out=y[lo:lo + chunk].reshape(-1, c_out))
-    return y
+    return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False)[0]

@@ -234,9 +234,10 @@ def test_layers_are_reentrant_from_two_threads(rng, float64):
             np.testing.assert_allclose(a, b, rtol=1e-12, atol=1e-14)
 
 
-def test_conv_workspace_is_never_shared_by_two_live_calls(rng):
+@pytest.mark.parametrize("c_in", [4, 32], ids=["columns kept", "columns rebuilt"])
+def test_two_live_calls_of_one_conv_keep_their_own_inputs(rng, c_in):
     conv = layers.Conv2D(8, 3)
-    x = rng.standard_normal((16, 20, 20, 4)).astype("float32")
+    x = rng.standard_normal((16, 20, 20, c_in)).astype("float32")
     conv(x)
     w = conv.kernel
     with GradientTape() as tape:

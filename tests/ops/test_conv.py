@@ -78,7 +78,7 @@ def test_conv2d_preserves_dtype_and_inputs(rng, dtype):
     bias = rng.standard_normal(4).astype(dtype)
     x0, k0 = x.copy(), kernel.copy()
     y, cache = ops.conv2d_forward(x, kernel, bias, 2, "same")
-    assert y.dtype == dtype and cache.cols.dtype == dtype
+    assert y.dtype == dtype and cache.x is x
     dx, dk, db = ops.conv2d_backward(np.ones_like(y), cache)
     assert dx.dtype == dk.dtype == db.dtype == dtype
     np.testing.assert_array_equal(x, x0)
@@ -120,13 +120,20 @@ def test_im2col_column_order_matches_kernel_reshape(rng):
 
 @pytest.mark.parametrize("x_shape,k,strides,padding,dilation", CASES[:10:2] + CASES[5:10:2])
 @pytest.mark.parametrize("c_out", [4, 1])  # c_out <= c_in takes the flipped-kernel dx path
-def test_conv2d_backward_matches_finite_differences(rng, x_shape, k, strides, padding, dilation,
-                                                    c_out):
+@pytest.mark.parametrize("columns", ["kept", "rebuilt", "rebuilt per sample"])
+def test_conv2d_backward_matches_finite_differences(rng, monkeypatch, x_shape, k, strides,
+                                                    padding, dilation, c_out, columns):
+    monkeypatch.setattr(conv, "RECOMPUTE_MIN_COLUMNS", 10**9 if columns == "kept" else 0)
+    if columns == "rebuilt per sample":
+        monkeypatch.setattr(conv, "CHUNK_BYTES", 1)
+        x_shape = (3, *x_shape[1:])
     x_shape, k_shape = _params(x_shape, k, c_out)
     x = rng.standard_normal(x_shape)
     kernel = rng.standard_normal(k_shape)
     bias = rng.standard_normal(k_shape[3])
     y, cache = ops.conv2d_forward(x, kernel, bias, strides, padding, dilation)
+    pointwise = k == (1, 1) and strides == 1 and padding == "valid"  # columns: x itself
+    assert (cache.cols is not None) == (columns == "kept" or pointwise)
     upstream = rng.standard_normal(y.shape)
     upstream.setflags(write=False)
     dx, dk, db = ops.conv2d_backward(upstream, cache)
