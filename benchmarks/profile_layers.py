@@ -54,18 +54,16 @@ def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
     with parallel.single_threaded_blas():
         for index, layer in enumerate(model.layers):
             # As in training: no input gradient for the first layer (the data needs none).
-            def context(x, training, needs=(index > 0,)):
-                return LayerContext(needs, training)
-
+            needs_input_grad = (index > 0,)
             row = {"layer": f"{layer.name} ({type(layer).__name__})"}
-            out = layer.forward(context(x, training=True), x, training=True)
+            out = layer.forward(LayerContext(needs_input_grad, True), x, training=True)
             grad = np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype)
 
-            def train_forward(layer=layer, x=x):
-                layer.forward(context(x, training=True), x, training=True)
+            def train_forward(layer=layer, x=x, needs_input_grad=needs_input_grad):
+                layer.forward(LayerContext(needs_input_grad, True), x, training=True)
 
-            def backward(layer=layer, grad=grad, x=x):
-                ctx = context(x, training=True)
+            def backward(layer=layer, grad=grad, x=x, needs_input_grad=needs_input_grad):
+                ctx = LayerContext(needs_input_grad, True)
                 layer.forward(ctx, x, training=True)
                 layer.backward(ctx, grad.copy())
 

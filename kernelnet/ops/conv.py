@@ -396,12 +396,10 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
         (2, 5, 5, 4)
     """
     kh, kw, c_in, c_out = kernel.shape
-    n = x.shape[0]
-    if x.ndim != 4 or x.shape[3] != c_in or n == 0:
-        return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate)[0]
-    pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
-    if (WINOGRAD_MIN_CHANNELS is not None and winograd.applies(kernel.shape, s, d)
-            and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
-            and n * -(-oh // 2) * -(-ow // 2) >= WINOGRAD_MIN_TILES):
-        return winograd.conv2d(x, kernel, bias, pads)
+    if (WINOGRAD_MIN_CHANNELS is not None and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
+            and x.ndim == 4 and x.shape[3] == c_in and x.shape[0] > 0):
+        pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+        if (winograd.applies(kernel.shape, s, d)
+                and x.shape[0] * -(-oh // 2) * -(-ow // 2) >= WINOGRAD_MIN_TILES):
+            return winograd.conv2d(x, kernel, bias, pads)
     return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False)[0]

@@ -1,8 +1,8 @@
 """ops.winograd: F(2x2, 3x3) convolution vs the loop reference, and its use by ops.conv2d.
 
 Winograd serves the cache-free (inference) convolution only, when enabled
-(`conv.WINOGRAD_MIN_CHANNELS`); training keeps im2col, whose column matrix the kernel gradient
-needs, so there is no Winograd backward to test.
+(`conv.WINOGRAD_MIN_CHANNELS`); training runs im2col, whose columns the kernel gradient reads
+(kept or rebuilt), so there is no Winograd backward to test.
 """
 
 import importlib
