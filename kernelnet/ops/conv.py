@@ -211,6 +211,7 @@ class Conv2DCache(NamedTuple):
     strides: tuple[int, int]
     dilation: tuple[int, int]
     out_hw: tuple[int, int]
+    winograd: bool = False  # computed by Winograd F(4x4, 3x3) (`_winograd`), forward and back
 
     @property
     def x_shape(self) -> tuple[int, int, int, int]:
@@ -222,11 +223,13 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
                    keep_columns: bool | None = None) -> tuple[Array, Conv2DCache]:
     """Cross-correlates NHWC `x` with `kernel` (kh, kw, c_in, c_out); returns `(y, cache)`.
 
-    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. The cache keeps `x` itself; the
-    column matrix `(n*oh*ow, kh*kw*c_in)` is kept only when it has fewer than
-    `RECOMPUTE_MIN_COLUMNS` columns, else the backward rebuilds it chunk by chunk (`_chunks`)
-    and it is never whole in memory. `keep_columns` overrides that choice (False: never whole,
-    as the cache-free `conv2d` runs it).
+    `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. Stride-1 3x3 convolutions with
+    at least `WINOGRAD_MIN_CHANNELS` input and output channels run Winograd F(4x4, 3x3)
+    (`winograd.py`), forward and backward, and keep only `x`. Others run im2col: the cache
+    keeps `x` itself; the column matrix `(n*oh*ow, kh*kw*c_in)` is kept only when it has fewer
+    than `RECOMPUTE_MIN_COLUMNS` columns, else the backward rebuilds it chunk by chunk
+    (`_chunks`) and it is never whole in memory. `keep_columns` overrides that choice (False:
+    never whole, as the cache-free `conv2d` runs it).
 
     Example:
         >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)))
@@ -240,6 +243,9 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
             f"{tuple(kernel.shape)}. Received input with shape {tuple(x.shape)}."
         )
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
+    if _winograd(kernel.shape, s, d, pads):
+        y = winograd.conv2d(x, kernel.astype(x.dtype, copy=False), bias, pads)
+        return y, Conv2DCache(x, None, kernel, bias is not None, pads, s, d, (oh, ow), True)
     if keep_columns is None:
         keep_columns = kh * kw * c_in < RECOMPUTE_MIN_COLUMNS
     cols = None
@@ -305,14 +311,18 @@ def conv2d_backward(grad: Array, cache: Conv2DCache, need_dx: bool = True,
     kh, kw, c_in, c_out = cache.kernel.shape
     grad2d = grad.reshape(-1, c_out)  # (n*oh*ow, c_out)
     dkernel = dbias = dx = None
-    if need_dkernel:
+    if need_dkernel and cache.winograd:
+        dkernel = winograd.kernel_grad(cache.x, grad, cache.pads)
+    elif need_dkernel:
         dkernel = np.zeros((kh * kw * c_in, c_out), dtype=grad.dtype)
         for rows, cols in _chunks(cache):
             dkernel += cols.T.astype(grad.dtype, copy=False) @ grad2d[rows]
         dkernel = dkernel.reshape(cache.kernel.shape)
-        if cache.has_bias:
-            dbias = nn.sum_rows(grad2d)
-    if need_dx:
+    if need_dkernel and cache.has_bias:
+        dbias = nn.sum_rows(grad2d)
+    if need_dx and cache.winograd:
+        dx = winograd.input_grad(grad, cache.kernel.astype(grad.dtype, copy=False), cache.pads)
+    elif need_dx:
         dx = _input_grad(grad, grad2d, cache)
     return dx, dkernel, dbias
 
@@ -361,15 +371,20 @@ def _col2im_matmul(grad2d: Array, kernel: Array, cache: Conv2DCache) -> Array:
 _DX_CHUNK_BYTES = 2**20
 
 
-# Cache-free stride-1 3x3 convolutions go through Winograd F(2x2, 3x3) (`winograd.py`) when
-# WINOGRAD_MIN_CHANNELS is set and both channel counts and the number of 2x2 output tiles are
-# at least these. NOTE: off by default. Per call on one core it measured 1.2-1.4x faster than
-# im2col on ResNet50's 3x3 convolutions with 64-256 channels (0.62x at 512 channels and 5x5,
-# where the per-call kernel transform is not amortized), but ResNet50 predict on two cores,
-# alternating in one process, was 0.79x (0.47-1.16) with it (not profiled further; two
-# replicas running its elementwise transforms at once is the likely cause).
-WINOGRAD_MIN_CHANNELS: int | None = None
-WINOGRAD_MIN_TILES = 256
+# Stride-1 3x3 convolutions with at least this many input and output channels run Winograd
+# F(4x4, 3x3) (`winograd.py`) in inference and training; None turns it off. NOTE: forward +
+# both gradients, batch 64, one core, im2col / Winograd: 3 -> 32 channels 0.77x (hence the
+# threshold), 8 -> 32 1.36x, 16 -> 16 2.0x, 32 -> 64 (MNIST CNN) 2.0x, 64 -> 64 at 15x15 2.0x;
+# inference alone 0.78x, 1.2x, 1.3x, 2.2x, 1.9x.
+WINOGRAD_MIN_CHANNELS: int | None = 8
+
+
+def _winograd(kernel_shape: tuple, s: tuple, d: tuple, pads: Pads) -> bool:
+    """Whether a convolution runs Winograd: 3x3, stride 1, undilated, wide enough, pads <= 2
+    (the input gradient pads the output gradient by `2 - pad`)."""
+    return (WINOGRAD_MIN_CHANNELS is not None
+            and min(kernel_shape[2:]) >= WINOGRAD_MIN_CHANNELS
+            and winograd.applies(kernel_shape, s, d) and max(max(p) for p in pads) <= 2)
 
 # Convolutions with at least this many columns (kh*kw*c_in) rebuild their column matrix in
 # the backward instead of keeping it. NOTE: one layer's forward + backward, batch 64, one core,
@@ -388,18 +403,8 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
            padding: Any = "valid", dilation_rate: Any = 1) -> Array:
     """Cache-free convolution (the inference path), equal to `conv2d_forward(...)[0]`.
 
-    With `WINOGRAD_MIN_CHANNELS` set, wide stride-1 3x3 convolutions use Winograd F(2x2, 3x3)
-    instead (`winograd.conv2d`; off by default, see the note there).
-
     Example:
         >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
         (2, 5, 5, 4)
     """
-    kh, kw, c_in, c_out = kernel.shape
-    if (WINOGRAD_MIN_CHANNELS is not None and min(c_in, c_out) >= WINOGRAD_MIN_CHANNELS
-            and x.ndim == 4 and x.shape[3] == c_in and x.shape[0] > 0):
-        pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
-        if (winograd.applies(kernel.shape, s, d)
-                and x.shape[0] * -(-oh // 2) * -(-ow // 2) >= WINOGRAD_MIN_TILES):
-            return winograd.conv2d(x, kernel, bias, pads)
     return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False)[0]
