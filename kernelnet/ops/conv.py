@@ -5,7 +5,9 @@ oh/ow output size, c_out filters, s strides, d dilation. Kernels are `(kh, kw, c
 
 The column matrix `cols` has shape `(n*oh*ow, kh*kw*c)` with columns ordered `(kh, kw, c)`, so
 `kernel.reshape(kh*kw*c_in, c_out)` lines up with it and the convolution is `cols @ kernel2d`.
-`col2im` is the exact adjoint of `im2col`, which gives the input gradient.
+`col2im` is the exact adjoint of `im2col`, which gives the input gradient. Stride-1 3x3
+convolutions with enough channels run Winograd F(4x4, 3x3) instead (`winograd.py`, about 2x
+faster in training and inference; `WINOGRAD_MIN_CHANNELS`).
 """
 
 from __future__ import annotations
