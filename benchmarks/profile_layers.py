@@ -49,14 +49,18 @@ def profile_kernelnet(arch, batch: int, repeats: int) -> list[dict]:
     from kernelnet.models import parallel
 
     model = arch.build("kernelnet")
-    x, _ = make_data(arch, batch)
+    data, _ = make_data(arch, batch)
+    values = {model._input_ids[0]: data}  # each node's input, walked in the graph's order
     rows = []
     with parallel.single_threaded_blas():
-        for index, layer in enumerate(model.layers):
+        for index, node in enumerate(model._nodes):
+            layer, args = node.layer, [values[tid] for tid in node.in_ids]
+            x = args if node.multi else args[0]
             # As in training: no input gradient for the first layer (the data needs none).
-            needs_input_grad = (index > 0,)
+            needs_input_grad = (index > 0,) * len(args)
             row = {"layer": f"{layer.name} ({type(layer).__name__})"}
             out = layer.forward(LayerContext(needs_input_grad, True), x, training=True)
+            values[node.out_id] = out
             grad = np.random.default_rng(0).standard_normal(out.shape).astype(out.dtype)
 
             def train_forward(layer=layer, x=x, needs_input_grad=needs_input_grad):

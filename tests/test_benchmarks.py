@@ -74,3 +74,25 @@ def test_size_free_architecture_resizes_and_fixed_ones_refuse():
     assert archs.ARCHS["mnist_cnn"].resized(batch=64).input_shape == (28, 28, 1)
     with pytest.raises(ValueError, match="fixed input size"):
         archs.ARCHS["mnist_cnn"].resized(56)
+
+
+def test_profile_layers_walks_a_model_graph():
+    # A graph with a residual Add (as ResNet50), not a chain: each node runs on its own inputs.
+    import dataclasses
+
+    import profile_layers
+
+    from kernelnet import Input, Model, layers
+
+    def residual():
+        x = Input((8, 8, 3))
+        h = layers.Conv2D(4, 3, padding="same", activation="relu")(x)
+        s = layers.Add()([layers.Conv2D(4, 3, padding="same")(h), h])
+        return Model(x, layers.Dense(10)(layers.GlobalAveragePooling2D()(s)))
+
+    arch = dataclasses.replace(archs.ARCHS["cifar10_cnn"], name="residual", input_shape=(8, 8, 3),
+                               kernelnet=residual)
+    rows = profile_layers.profile_kernelnet(arch, batch=2, repeats=1)
+    types = [r["layer"].split(" (")[1].rstrip(")") for r in rows]
+    assert types == ["Conv2D", "Conv2D", "Add", "GlobalAveragePooling2D", "Dense"]
+    assert all(r["train_fwd_ms"] > 0 and r["infer_fwd_ms"] > 0 for r in rows)
