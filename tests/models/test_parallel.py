@@ -108,6 +108,22 @@ def test_split_inference_equals_one_thread(threads):
     np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
 
 
+def test_inference_splits_batches_smaller_than_two_sub_batches(threads, monkeypatch):
+    # 32 samples (one sub-batch) still run as two shares of MIN_SHARD samples.
+    x, _ = data(32)
+    model = small_cnn()
+    threads(1)
+    expected = model.predict(x, batch_size=32, verbose=0)
+    threads(2)
+    calls = []
+    original = parallel.inference
+    monkeypatch.setattr(parallel, "inference",
+                        lambda m, xs, shards: calls.append(shards) or original(m, xs, shards))
+    got = model.predict(x, batch_size=32, verbose=0)
+    assert calls == [2] and model._inference_step() >= 32
+    np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-7)
+
+
 def test_dropout_runs_are_reproducible_and_differ_per_seed(threads):
     threads(2)
     x, y = data()
