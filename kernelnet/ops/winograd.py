@@ -46,9 +46,10 @@ AT = np.array([[1, 1, 1, 1, 1, 0],
 
 # Bytes of transformed tiles per batch chunk: a chunk's tiles stay in cache from the input
 # transform through the product to the output transform. NOTE: 256 KiB-2 MiB measured within
-# 10% of each other on the MNIST and CIFAR-10 CNNs' convolutions (one core); a chunk is never
-# smaller than the transformed kernel, which each chunk's product reads whole (ResNet50's
-# 512-channel stage: 78 ms with 1 MiB chunks of 4 tiles, 25 ms whole).
+# 15% of each other on the MNIST and CIFAR-10 CNNs' convolutions (one core, 1 MiB fastest); a
+# chunk is never smaller than the transformed kernel, which each chunk's product reads whole
+# (ResNet50's 512-channel 7x7 layer, batch 16: 78 ms in 256 KiB chunks of one sample, 37 in
+# 1 MiB, 25 in 2 MiB; its kernel is 36 MiB transformed).
 CHUNK_BYTES = 2**20
 
 
