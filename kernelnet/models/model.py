@@ -344,7 +344,8 @@ class Model(Layer):
         xs = list(x) if self._multi_input else x
         n = parallel.samples(xs)
         # NOTE: shares of MIN_SHARD samples, even below a sub-batch: ResNet50 predict of 32
-        # samples split over 2 threads ran 43 img/s against 24 unsplit (2-thread BLAS).
+        # samples split over 2 threads ran 42 img/s against 32 unsplit with 2-thread BLAS
+        # (benchmarks/ab.py, 3 rounds).
         shards = parallel.shard_count(self, n, training=False)
         if shards > 1:
             outputs = parallel.inference(self, xs, shards)
