@@ -5,7 +5,7 @@
 Run by `benchmarks/run.py`, which sets OMP/OPENBLAS/MKL_NUM_THREADS before this process starts
 (BLAS reads them at load time) and, for a PyTorch configuration, the allocator (`LD_PRELOAD`,
 glibc's `MALLOC_*` variables). Peak resident memory is this process's `ru_maxrss` plus that of
-its largest child (kernelnet's training worker, see kernelnet/models/workers.py; the pages
+its largest child (kernelnet's worker process, see kernelnet/models/workers.py; the pages
 both share since the fork are counted twice), so each framework is measured alone.
 
 Data are synthetic (seeded) and identical for both frameworks: float32 images in [0, 1) and

@@ -1,14 +1,16 @@
-"""Worker processes that train shares of a batch on forked copies of a model.
+"""Worker processes that train and predict shares of a batch on forked copies of a model.
 
 Why processes: replicas in threads hand the GIL back and forth around each of their ~200
 NumPy calls per LeNet-5 step, and every handoff wakes the other core; two threads run each
 share 1.2-1.4x slower than one thread alone, two processes 1.0-1.1x (measured on the 2-core
-machine). So split training keeps one share in the calling process and sends the others to
-workers forked from it (Linux), each running its copy of the model (the fork's memory).
+machine). So split training and predict keep one share in the calling process and send the
+others to workers forked from it (Linux), each running its copy of the model (the fork's
+memory).
 
-Per step the calling process copies the weights into one shared-memory block (`SharedArrays`)
-that every worker copies into its model; inputs, outputs, loss gradients and dropout seeds
-go through a pipe; each worker's weight gradients come back through a block of its own.
+Per step (and per predict call) the calling process copies the weights into one shared-memory
+block (`SharedArrays`) that every worker copies into its model; inputs, outputs, loss
+gradients and dropout seeds go through a pipe; each worker's weight gradients come back through
+a block of its own.
 Workers are forked again when what they copied goes stale (`_fork_key`: layers, weights,
 trainable flags).
 Workers exit when their pipe closes: `close(model)`, the model being garbage-collected, or
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import mmap
 import os
+import threading
 import weakref
 
 import numpy as np
@@ -47,6 +50,11 @@ class SharedArrays:
                        for a, off in zip(like, offsets)]
 
 
+# Held by the thread that is running a split step or predict on the workers: each worker
+# serves one request at a time, so a second thread predicting meanwhile uses threads instead.
+BUSY = threading.Lock()
+
+
 def available() -> bool:
     """Whether workers can be forked (Linux); `KERNELNET_TRAIN_PROCESSES=0` says no."""
     import multiprocessing
@@ -56,7 +64,7 @@ def available() -> bool:
 
 
 class Worker:
-    """One forked process training its copy of `model` on request."""
+    """One forked process running its copy of `model` on request (training shares, predict)."""
 
     def __init__(self, model, weights: SharedArrays, inherited: list):
         import multiprocessing
@@ -94,8 +102,9 @@ class Worker:
     def _exited(self) -> RuntimeError:
         self.process.join(1.0)
         return RuntimeError(
-            f"kernelnet training worker (pid {self.process.pid}) exited unexpectedly "
-            f"(exit code {self.process.exitcode}); the step was not applied.")
+            f"kernelnet worker (pid {self.process.pid}) exited unexpectedly "
+            f"(exit code {self.process.exitcode}); the training step or predict call it was "
+            "running did not complete (no step was applied).")
 
     def _wait(self, poll_s: float = 0.5) -> None:
         """Returns when a reply (or the end of the pipe) is there; raises if the worker is
@@ -110,7 +119,7 @@ class Worker:
                 state = (f"has been stopped (SIGSTOP?) for {stopped:.0f} s" if stopped else
                          f"has not answered for {waited:.0f} s")
                 raise RuntimeError(
-                    f"kernelnet training worker (pid {self.process.pid}) {state}; the step was "
+                    f"kernelnet worker (pid {self.process.pid}) {state}; the step was "
                     "not applied and the workers are ended. Resume the process (kill -CONT) "
                     "next time, or train without worker processes: "
                     "KERNELNET_TRAIN_PROCESSES=0.")
@@ -129,7 +138,8 @@ class Worker:
 
 def _serve(model_ref, weights: list[Array], grads: list[Array], conn, inherited: list) -> None:
     """The worker's loop: "forward" (seeds, x) -> y; "backward" (grad, at_logits) -> None,
-    the weight gradients written into `grads`."""
+    the weight gradients written into `grads`; "infer" (x,) -> the list of outputs of a
+    cache-free forward (`Model._chunked_inference`)."""
     import signal
 
     from kernelnet.models import parallel
@@ -148,12 +158,15 @@ def _serve(model_ref, weights: list[Array], grads: list[Array], conn, inherited:
         except (EOFError, OSError):
             return
         try:
-            if op == "forward":
-                seeds, x = payload
+            if op in ("forward", "infer"):
                 for dst, src in zip(own_weights, weights):
                     np.copyto(dst, src)
+            if op == "forward":
+                seeds, x = payload
                 share = parallel.share_forward(model, x, seeds)
                 result = ("ok", share[1].value)
+            elif op == "infer":
+                result = ("ok", model._chunked_inference(payload[0]))
             else:
                 grad, at_logits = payload
                 tape, out = share
@@ -172,7 +185,7 @@ def _serve(model_ref, weights: list[Array], grads: list[Array], conn, inherited:
         except OSError:
             return  # the calling process closed the pipe
         except Exception as error:  # noqa: BLE001 - pickling failed, nothing was written
-            conn.send(("error", RuntimeError(f"a training worker raised {result[1]!r}, which "
+            conn.send(("error", RuntimeError(f"a kernelnet worker raised {result[1]!r}, which "
                                              f"could not be sent back ({error})")))
 
 

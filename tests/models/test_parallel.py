@@ -1,4 +1,4 @@
-"""Data-parallel training (worker processes or threads) and inference (threads)
+"""Data-parallel training and inference (worker processes or threads)
 (kernelnet.models.parallel, kernelnet.models.workers)."""
 
 import gc
@@ -269,5 +269,65 @@ def test_a_dead_worker_is_reported_then_replaced(monkeypatch):
         backend.set_num_threads(1)
         serial.train_on_batch(x, y)
         np.testing.assert_allclose(loss, serial.train_on_batch(x, y), rtol=1e-5)
+    finally:
+        backend.set_num_threads(None)
+
+
+def test_inference_runs_in_the_training_workers_and_sees_weight_changes(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    x, _ = data(96)
+    model = small_cnn()
+    backend.set_num_threads(1)
+    try:
+        expected = model.predict(x, batch_size=96, verbose=0)
+        assert model not in workers._POOLS                            # one thread: no workers
+        backend.set_num_threads(2)
+        np.testing.assert_allclose(model.predict(x, batch_size=96, verbose=0), expected,
+                                   rtol=1e-5, atol=1e-7)
+        (worker,) = pool_of(model)
+        assert worker.process.is_alive() and worker.process.pid != os.getpid()
+        # weights travel with every call: an in-place change reaches the worker's half too
+        model.set_weights([w * 0.5 for w in model.get_weights()])
+        got = model.predict(x, batch_size=96, verbose=0)
+        backend.set_num_threads(1)
+        np.testing.assert_allclose(got, model.predict(x, batch_size=96, verbose=0),
+                                   rtol=1e-5, atol=1e-7)
+        assert not np.allclose(got[48:], expected[48:])
+        assert pool_of(model) == [worker]                             # the same worker
+    finally:
+        backend.set_num_threads(None)
+
+
+def test_inference_uses_threads_while_another_thread_holds_the_workers(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    x, _ = data(64)
+    model = small_cnn()
+    backend.set_num_threads(2)
+    try:
+        with workers.BUSY:   # as if another thread were mid-step or mid-predict
+            got = model.predict(x, batch_size=64, verbose=0)
+        assert model not in workers._POOLS
+        np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
+                                   rtol=1e-5, atol=1e-7)
+        assert model in workers._POOLS
+    finally:
+        backend.set_num_threads(None)
+
+
+def test_a_dead_worker_fails_predict_then_is_replaced(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    x, _ = data(64)
+    model = small_cnn()
+    backend.set_num_threads(2)
+    try:
+        expected = model.predict(x, batch_size=64, verbose=0)
+        dead = pool_of(model)[0].process
+        dead.kill()
+        dead.join()
+        with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
+            model.predict(x, batch_size=64, verbose=0)
+        assert model not in workers._POOLS and not workers.BUSY.locked()
+        np.testing.assert_allclose(model.predict(x, batch_size=64, verbose=0), expected,
+                                   rtol=1e-6)
     finally:
         backend.set_num_threads(None)
