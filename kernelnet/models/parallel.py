@@ -237,12 +237,11 @@ def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
     concurrently; returns the list of outputs.
 
     The first part runs in the calling thread, the others in the worker processes where they
-    can be forked and every layer is built in (as for training), else in threads on the same
-    model. NOTE: predict of 1000 samples, two processes against two threads: MNIST CNN 103
-    against 124 ms, LeNet-5 18 against 20 (threads hand the GIL back and forth, see
-    `workers.py`)."""
+    can be forked, every layer is built in (as for training) and the weights are small
+    (`PROCESS_INFERENCE_MAX_WEIGHT_BYTES`), else in threads on the same model."""
     bounds = split(samples(x), shards)
     if workers.available() and all(_runs_fused(layer) for layer in graph.all_layers(model)) \
+            and sum(w.value.nbytes for w in model.weights) <= PROCESS_INFERENCE_MAX_WEIGHT_BYTES \
             and workers.BUSY.acquire(blocking=False):
         try:
             parts = _inference_processes(model, x, bounds)
@@ -253,6 +252,14 @@ def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
             parts = run([functools.partial(model._chunked_inference, take(x, lo, hi))
                          for lo, hi in bounds])
     return [np.concatenate(outs) for outs in zip(*parts)]
+
+
+# Inference shares go to worker processes only for models with at most this many bytes of
+# weights: a worker holds its own copy of them. NOTE: predict on 2 cores, processes against
+# threads (`benchmarks/ab.py`, 3 rounds): LeNet-5 1.04x, MNIST CNN 1.19x, CIFAR-10 CNN 1.10x
+# (threads hand the GIL back and forth, see `workers.py`; 1-5 MB of weights); ResNet50 (98 MB)
+# 45 against 44 img/s but 631 against 381 MB peak memory.
+PROCESS_INFERENCE_MAX_WEIGHT_BYTES = 32 * 2**20
 
 
 def _inference_processes(model, x: Array | list[Array], bounds: list[tuple[int, int]]) -> list:

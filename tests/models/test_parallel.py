@@ -331,3 +331,21 @@ def test_a_dead_worker_fails_predict_then_is_replaced(monkeypatch):
                                    rtol=1e-6)
     finally:
         backend.set_num_threads(None)
+
+
+def test_models_with_large_weights_predict_in_threads(monkeypatch):
+    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+    x, _ = data(64)
+    model = small_cnn()
+    weight_bytes = sum(w.nbytes for w in model.get_weights())
+    monkeypatch.setattr(parallel, "PROCESS_INFERENCE_MAX_WEIGHT_BYTES", weight_bytes - 1)
+    backend.set_num_threads(2)
+    try:
+        got = model.predict(x, batch_size=64, verbose=0)
+        assert model not in workers._POOLS
+        monkeypatch.setattr(parallel, "PROCESS_INFERENCE_MAX_WEIGHT_BYTES", weight_bytes)
+        np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
+                                   rtol=1e-5, atol=1e-7)
+        assert model in workers._POOLS
+    finally:
+        backend.set_num_threads(None)
