@@ -239,11 +239,7 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
         ((1, 2, 2, 5), 18.0)
     """
     kh, kw, c_in, c_out = kernel.shape
-    if x.ndim != 4 or x.shape[3] != c_in:
-        raise ValueError(
-            f"conv2d expects NHWC input with {c_in} channels to match kernel shape "
-            f"{tuple(kernel.shape)}. Received input with shape {tuple(x.shape)}."
-        )
+    _check_input(x, kernel)
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
     if _winograd(kernel.shape, s, d, pads):
         y = winograd.conv2d(x, kernel.astype(x.dtype, copy=False), bias, pads)
@@ -261,6 +257,14 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
     for rows, cols in _chunks(cache):
         _product(cols, kernel, bias, out=y2d[rows])
     return y, cache
+
+
+def _check_input(x: Array, kernel: Array) -> None:
+    if x.ndim != 4 or x.shape[3] != kernel.shape[2]:
+        raise ValueError(
+            f"conv2d expects NHWC input with {kernel.shape[2]} channels to match kernel shape "
+            f"{tuple(kernel.shape)}. Received input with shape {tuple(x.shape)}."
+        )
 
 
 def _chunks(cache: Conv2DCache):
@@ -405,8 +409,15 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
            padding: Any = "valid", dilation_rate: Any = 1) -> Array:
     """Cache-free convolution (the inference path), equal to `conv2d_forward(...)[0]`.
 
+    A Winograd convolution reuses its transformed kernel from the previous call while the
+    kernel's values are unchanged (`winograd.transformed`).
+
     Example:
         >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
         (2, 5, 5, 4)
     """
+    _check_input(x, kernel)
+    pads, s, d, _, _ = _geometry(x.shape, *kernel.shape[:2], strides, padding, dilation_rate)
+    if _winograd(kernel.shape, s, d, pads):
+        return winograd.conv2d(x, kernel, bias, pads, u=winograd.transformed(kernel, x.dtype))
     return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False)[0]

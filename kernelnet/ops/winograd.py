@@ -23,6 +23,8 @@ rounding (about 1e-5 relative in float32: the transforms' entries reach 8, 5 and
 
 from __future__ import annotations
 
+import weakref
+
 import numpy as np
 
 from kernelnet._typing import Array
@@ -75,6 +77,28 @@ def transform_kernel(kernel: Array, dtype) -> Array:
     _, _, c_in, c_out = kernel.shape
     return (GG.astype(dtype) @ kernel.astype(dtype, copy=False).reshape(9, c_in * c_out)).reshape(
         36, c_in, c_out)
+
+
+# Transformed kernels of the cache-free (inference) path: (id of the kernel array, dtype) ->
+# (copy of the kernel, U). Weights change in place, so an entry is used only while the kernel
+# still equals its copy; it goes when the kernel array does. NOTE: ResNet50 at batch 16, one
+# core, per call: 512 channels 28.3 -> 17.8 ms (the transform alone 9.7), 256 channels 12.6
+# -> 10.1, 128 and fewer within 5%.
+_TRANSFORMED: dict[tuple[int, str], tuple[Array, Array]] = {}
+
+
+def transformed(kernel: Array, dtype) -> Array:
+    """`transform_kernel(kernel, dtype)`, reused from an earlier call while `kernel` holds the
+    same values (compared with a copy: a read of the kernel, not the 4x larger U)."""
+    key = (id(kernel), np.dtype(dtype).str)
+    hit = _TRANSFORMED.get(key)
+    if hit is not None and hit[0].shape == kernel.shape and np.array_equal(hit[0], kernel):
+        return hit[1]
+    u = transform_kernel(kernel, dtype)
+    if hit is None:
+        weakref.finalize(kernel, _TRANSFORMED.pop, key, None)
+    _TRANSFORMED[key] = (kernel.copy(), u)
+    return u
 
 
 class _Tiles:

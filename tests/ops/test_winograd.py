@@ -146,3 +146,27 @@ def test_conv2d_backward_through_winograd_matches_finite_differences(rng, monkey
     assert rel_error(db, numerical_grad(loss, bias)) < 1e-7
     dx, dk, db = ops.conv2d_backward(upstream, cache, need_dx=False)
     assert dx is None and dk is not None and db is not None
+
+
+def test_inference_reuses_the_transformed_kernel_while_it_is_unchanged(rng):
+    import gc
+
+    x = rng.standard_normal((2, 9, 9, 8)).astype(np.float32)
+    kernel = rng.standard_normal((3, 3, 8, 8)).astype(np.float32)
+    key = (id(kernel), np.dtype(np.float32).str)
+    first = ops.conv2d(x, kernel, padding="same")
+    u = winograd._TRANSFORMED[key][1]
+    np.testing.assert_allclose(first, ops.conv2d_forward(x, kernel, padding="same")[0],
+                               rtol=1e-5, atol=1e-5)
+    assert winograd.transformed(kernel, np.float32) is u                 # reused as is
+    kernel[1, 1, 0, 0] += 1.0                                             # an in-place update
+    second = ops.conv2d(x, kernel, padding="same")
+    assert winograd._TRANSFORMED[key][1] is not u
+    np.testing.assert_allclose(second, ops.conv2d_forward(x, kernel, padding="same")[0],
+                               rtol=1e-5, atol=1e-5)
+    assert not np.allclose(first, second)
+    ops.conv2d(x.astype(np.float64), kernel, padding="same")              # its own entry
+    assert (id(kernel), np.dtype(np.float64).str) in winograd._TRANSFORMED
+    del kernel
+    gc.collect()
+    assert key not in winograd._TRANSFORMED                               # gone with the kernel
