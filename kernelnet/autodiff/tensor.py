@@ -201,7 +201,7 @@ class Variable(_Operators):
 
     Example:
         >>> v = Variable(np.zeros(2), name="v")
-        >>> v.assign_add(np.ones(2)); v.numpy().tolist()
+        >>> _ = v.assign_add(np.ones(2)); v.numpy().tolist()
         [1.0, 1.0]
     """
 

@@ -147,8 +147,13 @@ class Conv2D(Layer):
         self.built = True
 
     def forward(self, ctx: LayerContext | None, x: Array, training: bool = False) -> Array:
-        kernel = self.kernel.value
-        bias = None if self.bias is None else self.bias.value
+        return self.convolve(ctx, x, self.kernel.value,
+                             None if self.bias is None else self.bias.value)
+
+    def convolve(self, ctx: LayerContext | None, x: Array, kernel: Array,
+                 bias: Array | None) -> Array:
+        """The layer's forward with `kernel` and `bias` in place of its weights (same shapes;
+        `models.fusion` passes them with a following BatchNormalization folded in)."""
         if x.ndim != 4 or x.shape[-1] != kernel.shape[2] * self.groups:
             check_image_input(self, x.shape)
             raise ValueError(

@@ -19,8 +19,9 @@ import numpy as np
 from kernelnet import backend
 from kernelnet._typing import Array, Shape
 from kernelnet.autodiff import GradientTape, is_tracked, stop_recording, unwrap
+from kernelnet.autodiff.tape import recording
 from kernelnet.layers.base import Layer, collect_losses
-from kernelnet.models import graph, parallel, summary, training
+from kernelnet.models import fusion, graph, parallel, summary, training
 
 
 class Model(Layer):
@@ -56,6 +57,7 @@ class Model(Layer):
         self.stop_training = False
         self.history = None
         self._step_cache = None  # (structure key, samples), see _inference_step
+        self._fused_nodes = None  # (structure key, nodes), see _inference_nodes
         if inputs is not None or outputs is not None:
             from kernelnet.models import functional
 
@@ -126,8 +128,17 @@ class Model(Layer):
         else:
             xs = [inputs[0] if isinstance(inputs, (list, tuple)) and len(inputs) == 1
                   else inputs]
-        outputs = graph.run(self._nodes, self._input_ids, self._output_ids, xs, training)
+        # Calls that record nothing run the graph with BatchNormalizations folded into the
+        # convolutions before them (`fusion.py`).
+        nodes = self._nodes if training or recording() else self._inference_nodes()
+        outputs = graph.run(nodes, self._input_ids, self._output_ids, xs, training)
         return outputs if self._multi_output else outputs[0]
+
+    def _inference_nodes(self) -> list:
+        key = (id(self._nodes), len(self._nodes))
+        if self._fused_nodes is None or self._fused_nodes[0] != key:
+            self._fused_nodes = (key, fusion.inference_nodes(self._nodes, self._output_ids))
+        return self._fused_nodes[1]
 
     call._runs_graph = True
 
