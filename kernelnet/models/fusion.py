@@ -35,8 +35,9 @@ class ConvBatchNorm:
     def __init__(self, conv: Conv2D, bn: BatchNormalization, act: Activation | None = None):
         self.conv, self.bn, self.act = conv, bn, act
         self.name = f"{conv.name}+{bn.name}" + (f"+{act.name}" if act is not None else "")
-        # The folded kernel is written into the same array every call, so the convolution's
-        # per-kernel caches (the Winograd transform, `ops.winograd.transformed`) still hit.
+        # A 3x3 kernel is folded into the same array every call, so the Winograd transform
+        # cache (`ops.winograd.transformed`, keyed on the array) still hits; other kernels are
+        # folded into a temporary (a kept copy of every kernel cost ResNet50 ~100 MB).
         self._kernel: Array | None = None
 
     def folded(self, dtype: Any) -> tuple[Array, Array]:
@@ -45,7 +46,9 @@ class ConvBatchNorm:
         kernel = self.conv.kernel.value
         out = self._kernel
         if out is None or out.dtype != dtype or out.shape != kernel.shape:
-            out = self._kernel = np.empty(kernel.shape, dtype)
+            out = np.empty(kernel.shape, dtype)
+            if kernel.shape[:2] == (3, 3):
+                self._kernel = out
         np.multiply(kernel, scale, out=out)
         bias = shift if self.conv.bias is None else self.conv.bias.value * scale + shift
         return out, bias.astype(dtype, copy=False)
