@@ -92,7 +92,8 @@ def num_threads() -> int:
 
 
 def set_num_threads(n: int | None) -> None:
-    """Sets `num_threads()`; 1 runs every batch in the calling thread, None restores the default."""
+    """Sets `num_threads()`; 1 runs every batch in the calling thread with single-threaded
+    BLAS, None restores the default."""
     global _NUM_THREADS
     if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
         raise ValueError(f"`n` must be a positive int or None. Received: n={n!r}.")

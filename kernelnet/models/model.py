@@ -237,7 +237,8 @@ class Model(Layer):
         if shards > 1 and self.compiled_loss.built:
             ys, _, sws = self.compiled_loss.flatten(y, None, sample_weight)
             return parallel.train_step(self, x, ys[0], shards, sws[0])
-        return self.compute_gradients(x, y, sample_weight)
+        with parallel.unsplit_blas():
+            return self.compute_gradients(x, y, sample_weight)
 
     def compute_gradients(self, x: Any, y: Any, sample_weight: Any = None) -> tuple:
         """The training step's math: record the forward pass on a tape, seed each output's
@@ -361,7 +362,8 @@ class Model(Layer):
         if shards > 1:
             outputs = parallel.inference(self, xs, shards)
         else:
-            outputs = self._chunked_inference(xs)
+            with parallel.unsplit_blas():
+                outputs = self._chunked_inference(xs)
         return outputs if self._multi_output else outputs[0]
 
     def _chunked_inference(self, x: Array | list[Array]) -> list[Array]:

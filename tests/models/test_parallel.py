@@ -349,3 +349,33 @@ def test_models_with_large_weights_predict_in_threads(monkeypatch):
         assert model in workers._POOLS
     finally:
         backend.set_num_threads(None)
+
+
+def test_one_thread_means_single_threaded_blas_too(monkeypatch):
+    seen = []
+
+    class Spy(layers.Dense):
+        def forward(self, ctx, x, training=False):
+            seen.append(parallel._openblas()[1]())
+            return super().forward(ctx, x, training)
+
+    set_random_seed(0)
+    model = Sequential([Input(shape=(4,)), Spy(3), layers.BatchNormalization(),
+                        layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    x, y = np.ones((8, 4)), np.zeros(8, dtype=int)
+    setter, getter = parallel._openblas()
+    before = getter()
+    setter(2)
+    try:
+        backend.set_num_threads(1)
+        model.train_on_batch(x, y)
+        model.predict(x, verbose=0)
+        assert seen == [1, 1]
+        assert parallel._openblas()[1]() == 2                       # restored afterwards
+        backend.set_num_threads(2)                  # unsplit (batch statistics, 8 samples):
+        model.train_on_batch(x, y)                  # BLAS keeps its own threads
+        assert seen[-1] == 2
+    finally:
+        backend.set_num_threads(None)
+        setter(before)
