@@ -11,9 +11,9 @@ Layers keep nothing of a call on themselves (each call has its own context), so 
 the same model object, each under its own `GradientTape` (tapes are per thread). Training runs
 the first share in the calling thread and the others in forked worker processes (`workers.py`;
 LeNet-5 training +11-22% over threads), or in threads where processes cannot be forked;
-inference does the same for models of built-in layers (predict of 1000 samples +2-8% over
-threads) and runs other models' shares in threads. Each share draws its dropout masks from
-generators seeded from the model's own (`_seeds`), so runs are reproducible and resume
+inference does the same for models of built-in layers (predict of 1000 samples 1.04-1.19x faster
+than in threads) and runs other models' shares in threads. Each share draws its dropout masks
+from generators seeded from the model's own (`_seeds`), so runs are reproducible and resume
 exactly. Results equal the unsplit computation up to float rounding of the gradient sums: the
 loss and its gradient are computed on the whole batch, in the calling thread. A layer whose
 training forward mixes samples (`batch_dependent`, e.g. BatchNormalization with batch
@@ -88,7 +88,7 @@ def unsplit_blas():
     thread (`backend.set_num_threads(1)`, `KERNELNET_NUM_THREADS=1`), else OpenBLAS's own.
 
     NOTE: LeNet-5 trained on one thread at batch 64: 13.7 ms per step with OpenBLAS's two
-    threads on its small products, 7.3 ms with one."""
+    threads on its small products, 8.6 ms with one."""
     if backend.num_threads() == 1 and _openblas() is not None:
         return single_threaded_blas()
     return contextlib.nullcontext()
@@ -252,9 +252,7 @@ def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
     can be forked, every layer is built in (as for training) and the weights are small
     (`PROCESS_INFERENCE_MAX_WEIGHT_BYTES`), else in threads on the same model."""
     bounds = split(samples(x), shards)
-    if workers.available() and all(_runs_fused(layer) for layer in graph.all_layers(model)) \
-            and sum(w.value.nbytes for w in model.weights) <= PROCESS_INFERENCE_MAX_WEIGHT_BYTES \
-            and workers.BUSY.acquire(blocking=False):
+    if _infers_in_processes(model) and workers.BUSY.acquire(blocking=False):
         try:
             parts = _inference_processes(model, x, bounds)
         finally:
@@ -272,6 +270,12 @@ def inference(model, x: Array | list[Array], shards: int) -> list[Array]:
 # (threads hand the GIL back and forth, see `workers.py`; 1-5 MB of weights); ResNet50 (98 MB)
 # 45 against 44 img/s but 631 against 381 MB peak memory.
 PROCESS_INFERENCE_MAX_WEIGHT_BYTES = 32 * 2**20
+
+
+def _infers_in_processes(model) -> bool:
+    return (workers.available()
+            and all(_runs_fused(layer) for layer in graph.all_layers(model))
+            and sum(w.value.nbytes for w in model.weights) <= PROCESS_INFERENCE_MAX_WEIGHT_BYTES)
 
 
 def _inference_processes(model, x: Array | list[Array], bounds: list[tuple[int, int]]) -> list:
