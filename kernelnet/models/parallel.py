@@ -216,13 +216,25 @@ def train_step(model, x: Array | list[Array], y: Array, shards: int,
     return loss, y_pred, _sum_gradients(grads[0], grads[1:])
 
 
-def _train_step_processes(model, x, y, shards: int, sample_weight) -> tuple:
-    block, pool = workers.for_model(model, shards - 1)
+@contextmanager
+def _on_workers(model, count: int):
+    """`count` workers of `model` with its current weights published to them. A call cut short
+    inside the block (an error here or in a worker, Ctrl-C) may leave replies unread and
+    workers busy: they are all stopped, and forked anew next time."""
+    block, pool = workers.for_model(model, count)
     for dst, src in zip(block.arrays, model.weights):
         np.copyto(dst, src.value)
+    try:
+        yield pool
+    except BaseException:
+        workers.close(model)
+        raise
+
+
+def _train_step_processes(model, x, y, shards: int, sample_weight) -> tuple:
     (lo, hi), *rest = split(samples(x), shards)
     own_seeds, *seeds = _seeds(model, shards)
-    try:
+    with _on_workers(model, shards - 1) as pool:
         for worker, (a, b), s in zip(pool, rest, seeds):
             worker.send("forward", s, take(x, a, b))
         with single_threaded_blas():
@@ -236,11 +248,6 @@ def _train_step_processes(model, x, y, shards: int, sample_weight) -> tuple:
             grads = share_backward(model, tape, out, grad[lo:hi], at_logits)
             for worker in pool:
                 worker.reply()
-    except BaseException:
-        # A step cut short (an error here or in a worker, Ctrl-C) may leave replies unread
-        # and workers busy: stop them all, they are forked anew at the next step.
-        workers.close(model)
-        raise
     return loss, y_pred, _sum_gradients(grads, [w.grads.arrays for w in pool])
 
 
@@ -280,16 +287,10 @@ def _infers_in_processes(model) -> bool:
 
 def _inference_processes(model, x: Array | list[Array], bounds: list[tuple[int, int]]) -> list:
     """Each part's list of outputs; the parts after the first run in worker processes."""
-    block, pool = workers.for_model(model, len(bounds) - 1)
-    for dst, src in zip(block.arrays, model.weights):
-        np.copyto(dst, src.value)
     (lo, hi), *rest = bounds
-    try:
+    with _on_workers(model, len(bounds) - 1) as pool:
         for worker, (a, b) in zip(pool, rest):
             worker.send("infer", take(x, a, b))
         with single_threaded_blas():
             return [model._chunked_inference(take(x, lo, hi)),
                     *(worker.reply() for worker in pool)]
-    except BaseException:
-        workers.close(model)  # replies may be unread: forked anew next time
-        raise
