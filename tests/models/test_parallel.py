@@ -230,125 +230,110 @@ def pool_of(model) -> list:
     return workers._POOLS[model][2]
 
 
-def test_training_workers_are_forked_processes_that_end_with_the_model(monkeypatch):
+@pytest.fixture
+def processes(monkeypatch):
+    """Split training and inference in worker processes; yields `backend.set_num_threads`,
+    restoring the default after the test."""
     monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
-    backend.set_num_threads(3)
-    try:
-        model = small_cnn()
-        x, y = data()
-        model.train_on_batch(x, y)
-        procs = [w.process for w in pool_of(model)]
-        assert len(procs) == 2 and all(p.is_alive() and p.pid != os.getpid() for p in procs)
-        model.train_on_batch(x, y)
-        assert [w.process for w in pool_of(model)] == procs          # kept between steps
-        model.layers[0].trainable = False
-        model.train_on_batch(x, y)
-        assert not any(p.is_alive() for p in procs)                   # remade on a change
-        procs = [w.process for w in pool_of(model)]
-        del model
-        gc.collect()
-        assert not any(p.is_alive() for p in procs)
-    finally:
-        backend.set_num_threads(None)
+    yield backend.set_num_threads
+    backend.set_num_threads(None)
 
 
-def test_a_dead_worker_is_reported_then_replaced(monkeypatch):
-    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
-    backend.set_num_threads(2)
-    try:
-        x, y = data()
-        model, serial = small_cnn(), small_cnn()
+def test_training_workers_are_forked_processes_that_end_with_the_model(processes):
+    processes(3)
+    model = small_cnn()
+    x, y = data()
+    model.train_on_batch(x, y)
+    procs = [w.process for w in pool_of(model)]
+    assert len(procs) == 2 and all(p.is_alive() and p.pid != os.getpid() for p in procs)
+    model.train_on_batch(x, y)
+    assert [w.process for w in pool_of(model)] == procs          # kept between steps
+    model.layers[0].trainable = False
+    model.train_on_batch(x, y)
+    assert not any(p.is_alive() for p in procs)                   # remade on a change
+    procs = [w.process for w in pool_of(model)]
+    del model
+    gc.collect()
+    assert not any(p.is_alive() for p in procs)
+
+
+def test_a_dead_worker_is_reported_then_replaced(processes):
+    processes(2)
+    x, y = data()
+    model, serial = small_cnn(), small_cnn()
+    model.train_on_batch(x, y)
+    dead = pool_of(model)[0].process
+    dead.kill()
+    dead.join()  # gone before the step sends to it: the send itself fails
+    with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
         model.train_on_batch(x, y)
-        dead = pool_of(model)[0].process
-        dead.kill()
-        dead.join()  # gone before the step sends to it: the send itself fails
-        with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
-            model.train_on_batch(x, y)
-        assert model not in workers._POOLS
-        loss = model.train_on_batch(x, y)                              # forked anew
-        backend.set_num_threads(1)
-        serial.train_on_batch(x, y)
-        np.testing.assert_allclose(loss, serial.train_on_batch(x, y), rtol=1e-5)
-    finally:
-        backend.set_num_threads(None)
+    assert model not in workers._POOLS
+    loss = model.train_on_batch(x, y)                              # forked anew
+    processes(1)
+    serial.train_on_batch(x, y)
+    np.testing.assert_allclose(loss, serial.train_on_batch(x, y), rtol=1e-5)
 
 
-def test_inference_runs_in_the_training_workers_and_sees_weight_changes(monkeypatch):
-    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+def test_inference_runs_in_the_training_workers_and_sees_weight_changes(processes):
     x, _ = data(96)
     model = small_cnn()
-    backend.set_num_threads(1)
-    try:
-        expected = model.predict(x, batch_size=96, verbose=0)
-        assert model not in workers._POOLS                            # one thread: no workers
-        backend.set_num_threads(2)
-        np.testing.assert_allclose(model.predict(x, batch_size=96, verbose=0), expected,
-                                   rtol=1e-5, atol=1e-7)
-        (worker,) = pool_of(model)
-        assert worker.process.is_alive() and worker.process.pid != os.getpid()
-        # weights travel with every call: an in-place change reaches the worker's half too
-        model.set_weights([w * 0.5 for w in model.get_weights()])
-        got = model.predict(x, batch_size=96, verbose=0)
-        backend.set_num_threads(1)
-        np.testing.assert_allclose(got, model.predict(x, batch_size=96, verbose=0),
-                                   rtol=1e-5, atol=1e-7)
-        assert not np.allclose(got[48:], expected[48:])
-        assert pool_of(model) == [worker]                             # the same worker
-    finally:
-        backend.set_num_threads(None)
+    processes(1)
+    expected = model.predict(x, batch_size=96, verbose=0)
+    assert model not in workers._POOLS                            # one thread: no workers
+    processes(2)
+    np.testing.assert_allclose(model.predict(x, batch_size=96, verbose=0), expected,
+                               rtol=1e-5, atol=1e-7)
+    (worker,) = pool_of(model)
+    assert worker.process.is_alive() and worker.process.pid != os.getpid()
+    # weights travel with every call: an in-place change reaches the worker's half too
+    model.set_weights([w * 0.5 for w in model.get_weights()])
+    got = model.predict(x, batch_size=96, verbose=0)
+    processes(1)
+    np.testing.assert_allclose(got, model.predict(x, batch_size=96, verbose=0),
+                               rtol=1e-5, atol=1e-7)
+    assert not np.allclose(got[48:], expected[48:])
+    assert pool_of(model) == [worker]                             # the same worker
 
 
-def test_inference_uses_threads_while_another_thread_holds_the_workers(monkeypatch):
-    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+def test_inference_uses_threads_while_another_thread_holds_the_workers(processes):
     x, _ = data(64)
     model = small_cnn()
-    backend.set_num_threads(2)
-    try:
-        with workers.BUSY:   # as if another thread were mid-step or mid-predict
-            got = model.predict(x, batch_size=64, verbose=0)
-        assert model not in workers._POOLS
-        np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
-                                   rtol=1e-5, atol=1e-7)
-        assert model in workers._POOLS
-    finally:
-        backend.set_num_threads(None)
+    processes(2)
+    with workers.BUSY:   # as if another thread were mid-step or mid-predict
+        got = model.predict(x, batch_size=64, verbose=0)
+    assert model not in workers._POOLS
+    np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
+                               rtol=1e-5, atol=1e-7)
+    assert model in workers._POOLS
 
 
-def test_a_dead_worker_fails_predict_then_is_replaced(monkeypatch):
-    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+def test_a_dead_worker_fails_predict_then_is_replaced(processes):
     x, _ = data(64)
     model = small_cnn()
-    backend.set_num_threads(2)
-    try:
-        expected = model.predict(x, batch_size=64, verbose=0)
-        dead = pool_of(model)[0].process
-        dead.kill()
-        dead.join()
-        with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
-            model.predict(x, batch_size=64, verbose=0)
-        assert model not in workers._POOLS and not workers.BUSY.locked()
-        np.testing.assert_allclose(model.predict(x, batch_size=64, verbose=0), expected,
-                                   rtol=1e-6)
-    finally:
-        backend.set_num_threads(None)
+    processes(2)
+    expected = model.predict(x, batch_size=64, verbose=0)
+    dead = pool_of(model)[0].process
+    dead.kill()
+    dead.join()
+    with pytest.raises(RuntimeError, match=r"worker \(pid \d+\) exited unexpectedly"):
+        model.predict(x, batch_size=64, verbose=0)
+    assert model not in workers._POOLS and not workers.BUSY.locked()
+    np.testing.assert_allclose(model.predict(x, batch_size=64, verbose=0), expected,
+                               rtol=1e-6)
 
 
-def test_models_with_large_weights_predict_in_threads(monkeypatch):
-    monkeypatch.setenv("KERNELNET_TRAIN_PROCESSES", "1")
+def test_models_with_large_weights_predict_in_threads(processes, monkeypatch):
     x, _ = data(64)
     model = small_cnn()
     weight_bytes = sum(w.nbytes for w in model.get_weights())
     monkeypatch.setattr(parallel, "PROCESS_INFERENCE_MAX_WEIGHT_BYTES", weight_bytes - 1)
-    backend.set_num_threads(2)
-    try:
-        got = model.predict(x, batch_size=64, verbose=0)
-        assert model not in workers._POOLS
-        monkeypatch.setattr(parallel, "PROCESS_INFERENCE_MAX_WEIGHT_BYTES", weight_bytes)
-        np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
-                                   rtol=1e-5, atol=1e-7)
-        assert model in workers._POOLS
-    finally:
-        backend.set_num_threads(None)
+    processes(2)
+    got = model.predict(x, batch_size=64, verbose=0)
+    assert model not in workers._POOLS
+    monkeypatch.setattr(parallel, "PROCESS_INFERENCE_MAX_WEIGHT_BYTES", weight_bytes)
+    np.testing.assert_allclose(got, model.predict(x, batch_size=64, verbose=0),
+                               rtol=1e-5, atol=1e-7)
+    assert model in workers._POOLS
 
 
 def test_one_thread_means_single_threaded_blas_too(monkeypatch):
