@@ -31,7 +31,7 @@ def apply_activation(act: activations.ActivationFunction, ctx: LayerContext | No
     if act.is_linear or (ctx is not None and ctx.linear_output):
         return z
     if act.fn is nn.relu:
-        y = np.maximum(z, 0, out=z)
+        y = nn.relu_into(z, z)
         z = None
     elif act.fn is nn.tanh:
         y = np.tanh(z, out=z)

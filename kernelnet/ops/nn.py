@@ -13,6 +13,7 @@ imports this module.
 
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -64,7 +65,34 @@ def relu(x):
 
 
 def _relu(z: Array) -> Array:
-    return np.maximum(z, 0)
+    return relu_into(z, np.empty_like(z))
+
+
+# NOTE: NumPy 2.4's `maximum` against a scalar runs about one element per cycle, against an
+# array 3-4x faster (SIMD): 301056 float32 in place, 112 us against 29 us. So ReLU takes the
+# max with a row of zeros broadcast over rows of this many elements (a (1,) array broadcast
+# is as slow as the scalar; 4096-element rows 55 us, 65536 30 us).
+_ZERO_ROW = 16384
+
+
+@functools.cache
+def _zero_row(dtype: np.dtype) -> Array:
+    row = np.zeros(_ZERO_ROW, dtype)
+    row.flags.writeable = False
+    return row
+
+
+def relu_into(z: Array, out: Array) -> Array:
+    """`max(z, 0)` written into `out` (which may be `z`) and returned; same shape as `z`."""
+    if z.dtype.kind != "f" or not (z.flags.c_contiguous and out.flags.c_contiguous):
+        return np.maximum(z, 0, out=out)
+    src, dst, zeros = z.reshape(-1), out.reshape(-1), _zero_row(z.dtype)
+    whole = src.size - src.size % _ZERO_ROW
+    if whole:
+        np.maximum(src[:whole].reshape(-1, _ZERO_ROW), zeros,
+                   out=dst[:whole].reshape(-1, _ZERO_ROW))
+    np.maximum(src[whole:], zeros[:src.size - whole], out=dst[whole:])
+    return out
 
 
 def relu_grad(grad: Array, z: Array, y: Array) -> Array:
