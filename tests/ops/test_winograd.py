@@ -22,6 +22,8 @@ CASES = [  # (x_shape, c_out, padding): output sizes below, at and past one 4x4 
     ((2, 10, 11, 3), 3, "same"),          # 3 x 3 tiles, the last ones ragged
     ((1, 6, 6, 2), 2, "valid"),           # exactly one full tile
     ((2, 8, 5, 3), 3, ((2, 0), (1, 2))),  # explicit asymmetric padding
+    ((2, 10, 7, 2), 3, "valid"),          # 8 x 5: whole tile rows, a ragged last column
+    ((1, 9, 10, 2), 2, "valid"),          # 7 x 8: a ragged last row, whole tile columns
 ]
 
 
