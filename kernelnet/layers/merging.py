@@ -34,8 +34,11 @@ def _dims_broadcast(a, b) -> bool:
 
 
 def _sum(xs: list) -> Array:
-    y = np.broadcast_to(xs[0], np.broadcast_shapes(*(x.shape for x in xs))).copy()
-    for x in xs[1:]:
+    y = np.add(xs[0], xs[1])  # one pass (a copy then `+=` is two)
+    shape = np.broadcast_shapes(*(x.shape for x in xs))
+    if y.shape != shape:
+        y = np.broadcast_to(y, shape).copy()
+    for x in xs[2:]:
         y += x
     return y
 
