@@ -12,8 +12,9 @@ import numpy as np  # noqa: F401 (the doctests use np)
 
 from kernelnet import activations, initializers, ops
 from kernelnet._typing import Array, Shape
+from kernelnet.activations import ActivationFunction
 from kernelnet.layers.base import Layer, LayerContext
-from kernelnet.layers.core import activation_grad, apply_activation
+from kernelnet.layers.core import activation_grad, apply_activation, in_place
 from kernelnet.utils import validation
 
 _IMAGE_LAYOUT = "(batch, height, width, channels)"
@@ -151,9 +152,11 @@ class Conv2D(Layer):
                              None if self.bias is None else self.bias.value)
 
     def convolve(self, ctx: LayerContext | None, x: Array, kernel: Array,
-                 bias: Array | None) -> Array:
-        """The layer's forward with `kernel` and `bias` in place of its weights (same shapes;
-        `models.fusion` passes them with a following BatchNormalization folded in)."""
+                 bias: Array | None, act: ActivationFunction | None = None) -> Array:
+        """The layer's forward with `kernel` and `bias` in place of its weights (same shapes),
+        and `act` in place of its activation when given (`models.fusion` passes them with a
+        following BatchNormalization and Activation folded in)."""
+        act = self._act if act is None else act
         if x.ndim != 4 or x.shape[-1] != kernel.shape[2] * self.groups:
             check_image_input(self, x.shape)
             raise ValueError(
@@ -169,13 +172,13 @@ class Conv2D(Layer):
                 x, kernel, bias, self.groups, self.strides, self.padding, self.dilation_rate)
             if ctx is not None:
                 ctx.cache = cache
-            return apply_activation(self._act, ctx, z)
-        if ctx is None:  # no backward follows: nothing kept (and Winograd where enabled)
-            return apply_activation(self._act, None, ops.conv2d(
-                x, kernel, bias, self.strides, self.padding, self.dilation_rate))
+            return apply_activation(act, ctx, z)
+        if ctx is None:  # no backward follows: nothing kept; the activation runs per chunk
+            return ops.conv2d(x, kernel, bias, self.strides, self.padding, self.dilation_rate,
+                              epilogue=None if act.is_linear else in_place(act))
         z, ctx.cache = ops.conv2d_forward(x, kernel, bias, self.strides, self.padding,
                                           self.dilation_rate)
-        return apply_activation(self._act, ctx, z)
+        return apply_activation(act, ctx, z)
 
     def backward(self, ctx: LayerContext, grad: Array) -> tuple[Array | None, list[Array]]:
         grad = activation_grad(self._act, ctx, grad)

@@ -43,6 +43,16 @@ def apply_activation(act: activations.ActivationFunction, ctx: LayerContext | No
     return y
 
 
+def in_place(act: activations.ActivationFunction) -> Callable[[Array], None]:
+    """`act` as a function that overwrites its argument with the activation (a convolution's
+    `epilogue`, applied to each chunk of the output while it is in cache)."""
+    def apply(block: Array) -> None:
+        y = apply_activation(act, None, block)
+        if y is not block:
+            block[...] = y
+    return apply
+
+
 def activation_grad(act: activations.ActivationFunction, ctx: LayerContext, grad: Array) -> Array:
     """dL/dz from dL/dy through the activation `apply_activation` applied in this call."""
     if act.is_linear or ctx.linear_output:

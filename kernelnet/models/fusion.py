@@ -23,7 +23,7 @@ from kernelnet._typing import Array
 from kernelnet.autodiff import Tensor
 from kernelnet.autodiff.tensor import is_tracked, unwrap
 from kernelnet.layers.convolutional import Conv2D
-from kernelnet.layers.core import Activation, apply_activation
+from kernelnet.layers.core import Activation
 from kernelnet.layers.normalization import BatchNormalization
 from kernelnet.models.graph import Node
 
@@ -57,9 +57,8 @@ class ConvBatchNorm:
         x = self.conv._as_input(inputs)
         value = unwrap(x)
         kernel, bias = self.folded(value.dtype)
-        y = self.conv.convolve(None, value, kernel, bias)
-        if self.act is not None:
-            y = apply_activation(self.act._act, None, y)
+        y = self.conv.convolve(None, value, kernel, bias,
+                               None if self.act is None else self.act._act)
         return Tensor(y) if is_tracked(x) else y
 
 

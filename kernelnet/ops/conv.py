@@ -12,6 +12,7 @@ faster in training and inference; `WINOGRAD_MIN_CHANNELS`).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -222,7 +223,8 @@ class Conv2DCache(NamedTuple):
 
 def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
                    padding: Any = "valid", dilation_rate: Any = 1,
-                   keep_columns: bool | None = None) -> tuple[Array, Conv2DCache]:
+                   keep_columns: bool | None = None,
+                   epilogue: Epilogue | None = None) -> tuple[Array, Conv2DCache]:
     """Cross-correlates NHWC `x` with `kernel` (kh, kw, c_in, c_out); returns `(y, cache)`.
 
     `y` has shape `(n, oh, ow, c_out)` and the dtype of `x`. Stride-1 3x3 convolutions with
@@ -231,7 +233,7 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
     keeps `x` itself; the column matrix `(n*oh*ow, kh*kw*c_in)` is kept only when it has fewer
     than `RECOMPUTE_MIN_COLUMNS` columns, else the backward rebuilds it chunk by chunk
     (`_chunks`) and it is never whole in memory. `keep_columns` overrides that choice (False:
-    never whole, as the cache-free `conv2d` runs it).
+    never whole, as the cache-free `conv2d` runs it). `epilogue`: see `conv2d`.
 
     Example:
         >>> y, cache = conv2d_forward(np.ones((1, 4, 4, 2)), np.ones((3, 3, 2, 5)))
@@ -242,7 +244,7 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
     _check_input(x, kernel)
     pads, s, d, oh, ow = _geometry(x.shape, kh, kw, strides, padding, dilation_rate)
     if _winograd(kernel.shape, s, d, pads):
-        y = winograd.conv2d(x, kernel.astype(x.dtype, copy=False), bias, pads)
+        y = winograd.conv2d(x, kernel.astype(x.dtype, copy=False), bias, pads, epilogue=epilogue)
         return y, Conv2DCache(x, None, kernel, bias is not None, pads, s, d, (oh, ow), True)
     if keep_columns is None:
         keep_columns = kh * kw * c_in < RECOMPUTE_MIN_COLUMNS
@@ -254,9 +256,17 @@ def conv2d_forward(x: Array, kernel: Array, bias: Array | None = None, strides: 
     cache = Conv2DCache(x, cols, kernel, bias is not None, pads, s, d, (oh, ow))
     y = np.empty((x.shape[0], oh, ow, c_out), dtype=x.dtype)
     y2d = y.reshape(-1, c_out)
-    for rows, cols in _chunks(cache):
-        _product(cols, kernel, bias, out=y2d[rows])
+    for rows, cols in _chunks(cache, c_out if epilogue is not None else 0):
+        block = _product(cols, kernel, bias, out=y2d[rows])
+        if epilogue is not None:
+            epilogue(block)
     return y, cache
+
+
+# An in-place function of a block of output rows, e.g. the layer's activation: applied to each
+# chunk of the output as soon as it is computed, while it is in cache, instead of in a pass
+# over the whole output afterwards.
+Epilogue = Callable[[Array], None]
 
 
 def _check_input(x: Array, kernel: Array) -> None:
@@ -267,17 +277,22 @@ def _check_input(x: Array, kernel: Array) -> None:
         )
 
 
-def _chunks(cache: Conv2DCache):
+def _chunks(cache: Conv2DCache, split_kept: int = 0):
     """Yields `(rows, cols)`: the column matrix of `cache.x`, a batch chunk at a time.
 
     `rows` is the slice of output rows `(n*oh*ow)` the chunk's columns produce. A chunk's
     columns take about `CHUNK_BYTES` and one buffer is refilled for every chunk, so each
     product reads its columns back from cache (the whole matrix would stream from memory:
     the forward product of the MNIST CNN's second convolution ran 15.6 ms chunked against
-    21.3 ms whole, batch 64, one core). Kept columns (`cache.cols`) are one chunk.
+    21.3 ms whole, batch 64, one core). Kept columns (`cache.cols`) are one chunk, or, with
+    `split_kept` output channels, blocks of rows with about `CHUNK_BYTES` of output each.
     """
     if cache.cols is not None:
-        yield slice(None), cache.cols
+        cols = cache.cols
+        step = max(64, CHUNK_BYTES // (max(split_kept, 1) * cols.itemsize)) if split_kept \
+            else len(cols)
+        for lo in range(0, len(cols), step):
+            yield slice(lo, lo + step), cols[lo:lo + step]
         return
     x = cache.x
     kh, kw = cache.kernel.shape[:2]
@@ -406,11 +421,13 @@ CHUNK_BYTES = 2 * 2**20
 
 
 def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
-           padding: Any = "valid", dilation_rate: Any = 1) -> Array:
+           padding: Any = "valid", dilation_rate: Any = 1,
+           epilogue: Epilogue | None = None) -> Array:
     """Cache-free convolution (the inference path), equal to `conv2d_forward(...)[0]`.
 
     A Winograd convolution reuses its transformed kernel from the previous call while the
-    kernel's values are unchanged (`winograd.transformed`).
+    kernel's values are unchanged (`winograd.transformed`). `epilogue`: an in-place function
+    (an activation) applied to every chunk of output rows right after its product.
 
     Example:
         >>> conv2d(np.ones((2, 5, 5, 1)), np.ones((3, 3, 1, 4)), padding="same").shape
@@ -419,5 +436,6 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None, strides: Any = 1,
     _check_input(x, kernel)
     pads, s, d, _, _ = _geometry(x.shape, *kernel.shape[:2], strides, padding, dilation_rate)
     if _winograd(kernel.shape, s, d, pads):
-        return winograd.conv2d(x, kernel, bias, pads, u=winograd.transformed(kernel, x.dtype))
-    return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False)[0]
+        return winograd.conv2d(x, kernel, bias, pads, u=winograd.transformed(kernel, x.dtype),
+                               epilogue=epilogue)
+    return conv2d_forward(x, kernel, bias, strides, padding, dilation_rate, False, epilogue)[0]

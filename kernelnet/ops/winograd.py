@@ -24,6 +24,7 @@ rounding (about 1e-5 relative in float32: the transforms' entries reach 8, 5 and
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 
 import numpy as np
 
@@ -167,11 +168,13 @@ def _chunk(n: int, th: int, tw: int, width: int, kernel_bytes: int, itemsize: in
 
 
 def conv2d(x: Array, kernel: Array, bias: Array | None = None,
-           pads: tuple = ((0, 0), (0, 0)), u: Array | None = None) -> Array:
+           pads: tuple = ((0, 0), (0, 0)), u: Array | None = None,
+           epilogue: Callable[[Array], None] | None = None) -> Array:
     """Stride-1 3x3 cross-correlation of NHWC `x` padded by `pads` `((top, bottom), (left,
     right))`, by Winograd F(4x4, 3x3); equal to `conv.conv2d` up to float rounding.
 
-    `u`: the kernel already transformed by `transform_kernel`.
+    `u`: the kernel already transformed by `transform_kernel`. `epilogue`: an in-place
+    function applied to each batch chunk of the output as it is written (`conv.conv2d`).
 
     Example:
         >>> conv2d(np.ones((1, 4, 4, 1)), np.ones((3, 3, 1, 2)))[0, :, :, 0]
@@ -199,6 +202,8 @@ def conv2d(x: Array, kernel: Array, bias: Array | None = None,
             # over the output.
             m[7] += bias.astype(x.dtype, copy=False)
         tiles.output(m, y[lo:lo + k])
+        if epilogue is not None:
+            epilogue(y[lo:lo + k])
     return y
 
 

@@ -71,6 +71,33 @@ def test_conv2d_in_batch_chunks_matches_reference(rng, monkeypatch, x_shape, k, 
                                rtol=1e-10, atol=1e-10)
 
 
+@pytest.mark.parametrize("x_shape,k,strides,padding,dilation",
+                         [*CASES, ((5, 9, 10, 8), (3, 3), 1, "same", 1)])     # last: Winograd
+@pytest.mark.parametrize("chunk_bytes", [1, None])                         # many chunks / one
+def test_conv2d_epilogue_runs_once_on_every_output_element(rng, monkeypatch, x_shape, k,
+                                                          strides, padding, dilation,
+                                                          chunk_bytes):
+    if chunk_bytes is not None:
+        monkeypatch.setattr(conv, "CHUNK_BYTES", chunk_bytes)
+        monkeypatch.setattr(ops.winograd, "CHUNK_BYTES", chunk_bytes)
+    x_shape, k_shape = _params((5, *x_shape[1:]), k, c_out=8)
+    x = rng.standard_normal(x_shape)
+    kernel = rng.standard_normal(k_shape)
+    bias = rng.standard_normal(k_shape[3])
+    blocks = []
+
+    def epilogue(block):
+        blocks.append(block.size)
+        np.tanh(block, out=block)
+
+    y = ops.conv2d(x, kernel, bias, strides, padding, dilation, epilogue=epilogue)
+    np.testing.assert_allclose(y, np.tanh(ops.conv2d(x, kernel, bias, strides, padding,
+                                                     dilation)), rtol=1e-12, atol=1e-12)
+    assert sum(blocks) == y.size
+    if chunk_bytes is not None and y.size // 8 > 64:
+        assert len(blocks) > 1                      # applied chunk by chunk, not at the end
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_conv2d_preserves_dtype_and_inputs(rng, dtype):
     x = rng.standard_normal((2, 6, 6, 3)).astype(dtype)
